@@ -1,0 +1,1 @@
+"""Subcommands of ``inferencepool-webhook``; each has ``register(subparsers)``."""

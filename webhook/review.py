@@ -1,0 +1,58 @@
+"""The engine's front door: from request bytes to response bytes.
+
+The server, the benchmarks and the tests all go through these functions, so a
+review is decided the same way wherever it comes from. Nothing here knows
+about HTTP: a body that is not an AdmissionReview raises
+:class:`MalformedReviewError`, which the server turns into HTTP 400; every
+well-formed review gets an AdmissionReview back, whatever it asks.
+"""
+
+from typing import Literal
+
+from pydantic import ValidationError
+
+from webhook import decisions
+from webhook.admission import AdmissionResponse, AdmissionReview, AdmissionReviewResponse
+
+Endpoint = Literal["mutate", "validate"]
+
+
+class MalformedReviewError(ValueError):
+    """The body is not an ``admission.k8s.io/v1`` AdmissionReview with a request uid.
+
+    Raised to the transport, which answers HTTP 400: there is no uid to answer
+    to, so no admission response can be built. The message is short, says what
+    was expected, and never echoes the body.
+    """
+
+
+def parse_review(body: bytes) -> AdmissionReview:
+    """Decode and check a review in one pass over the bytes."""
+    if not body.strip():
+        raise MalformedReviewError("empty body: expected an admission.k8s.io/v1 AdmissionReview")
+    try:
+        return AdmissionReview.model_validate_json(body)
+    except ValidationError as exc:
+        raise MalformedReviewError(_summarise(exc)) from None
+
+
+def decide(review: AdmissionReview, endpoint: Endpoint) -> AdmissionResponse:
+    """The mutating or validating decision on a parsed review."""
+    if endpoint == "mutate":
+        return decisions.mutate(review.request)
+    return decisions.validate(review.request)
+
+
+def encode(response: AdmissionResponse) -> bytes:
+    """Serialize a response as the AdmissionReview kube-apiserver expects back."""
+    return AdmissionReviewResponse(response=response).model_dump_json(exclude_none=True).encode()
+
+
+def _summarise(exc: ValidationError) -> str:
+    # Only the first problem and its location: enough to fix a hand-written
+    # review, and never the input itself (it may be huge or hold secrets).
+    first = exc.errors(include_input=False, include_url=False)[0]
+    if first["type"].startswith("json_"):
+        return f"body is not valid JSON: {first['msg']}"
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return f"not an admission.k8s.io/v1 AdmissionReview: {where}: {first['msg']}"
