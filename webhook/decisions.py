@@ -1,12 +1,94 @@
-"""Placeholder: replaced by the decision rules."""
+"""The mutating and validating decisions on an InferencePool admission request.
+
+Both endpoints first make sure the review is for InferencePool v1 at all: a
+review for anything else means the webhook configuration matches resources
+it should not, which is denied loudly rather than waved through.
+"""
+
+from typing import Any
 
 from webhook import responses
 from webhook.admission import AdmissionRequest, AdmissionResponse
+from webhook.defaulting import default_pool
+from webhook.ratchet import ratchet
+from webhook.validation import validate_spec, validate_status
+from webhook.warnings import spec_warnings, status_warnings
+
+GROUP = "inference.networking.k8s.io"
+VERSION = "v1"
+KIND = "InferencePool"
+RESOURCE = "inferencepools"
+SUBRESOURCES = ("", "status")
 
 
 def mutate(request: AdmissionRequest) -> AdmissionResponse:
-    return responses.allowed(request.uid)
+    """Fill the pool's missing defaults; nothing else is decided here."""
+    misdirected = _misdirected(request)
+    if misdirected is not None:
+        return misdirected
+    if request.operation not in ("CREATE", "UPDATE"):
+        return responses.allowed(request.uid)
+    pool = request.object
+    if not isinstance(pool, dict):
+        return _not_an_object(request.uid, pool)
+    parts = ("status",) if request.subResource == "status" else ("spec", "status")
+    return responses.patched(request.uid, default_pool(pool, parts))
 
 
 def validate(request: AdmissionRequest) -> AdmissionResponse:
-    return responses.allowed(request.uid)
+    """Admit the pool or deny it with every problem the write introduces."""
+    misdirected = _misdirected(request)
+    if misdirected is not None:
+        return misdirected
+    if request.operation not in ("CREATE", "UPDATE"):
+        return responses.allowed(request.uid)
+    pool = request.object
+    if not isinstance(pool, dict):
+        return _not_an_object(request.uid, pool)
+
+    # A write to the main resource cannot change status and a write to the
+    # status subresource cannot change spec (the API server keeps the stored
+    # part), so each is judged on the part it can change.
+    if request.subResource == "status":
+        errors, warnings = validate_status(pool), status_warnings(pool)
+    else:
+        errors, warnings = validate_spec(pool), spec_warnings(pool)
+
+    old = request.oldObject
+    if errors and request.operation == "UPDATE" and isinstance(old, dict):
+        errors = ratchet(errors, pool, old)
+    if errors:
+        return responses.invalid(request.uid, _name(request, pool), errors, warnings)
+    return responses.allowed(request.uid, warnings)
+
+
+def _misdirected(request: AdmissionRequest) -> AdmissionResponse | None:
+    kind, resource = request.kind, request.resource
+    if (kind.group, kind.version, kind.kind) == (GROUP, VERSION, KIND) and (
+        resource.group,
+        resource.version,
+        resource.resource,
+    ) == (GROUP, VERSION, RESOURCE):
+        if request.subResource in SUBRESOURCES:
+            return None
+        what = f"subresource {request.subResource!r} of {RESOURCE}"
+    else:
+        what = f"{kind.group or 'core'}/{kind.version} {kind.kind} ({resource.resource})"
+    return responses.bad_request(
+        request.uid,
+        f"this webhook admits {GROUP}/{VERSION} {KIND} and its status only, not {what}:"
+        " check the rules of the webhook configuration",
+    )
+
+
+def _not_an_object(uid: str, value: Any) -> AdmissionResponse:
+    shown = "null" if value is None else type(value).__name__
+    return responses.bad_request(uid, f"request.object must be an {KIND} object, not {shown}")
+
+
+def _name(request: AdmissionRequest, pool: dict[str, Any]) -> str:
+    if request.name:
+        return request.name
+    metadata = pool.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else ""

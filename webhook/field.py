@@ -12,6 +12,13 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+
+class MapKey(str):
+    """A key of a map field (a selector label), shown in brackets in a path."""
+
+    __slots__ = ()
+
+
 # A JSON location inside the object: keys and list indices from the root.
 Path = tuple[str | int, ...]
 
@@ -53,19 +60,15 @@ ABSENT: Any = _Absent()
 def render_path(path: Path) -> str:
     """Render a JSON location as a Kubernetes field path: ``status.parent[0].name``.
 
-    Map keys that are not plain identifiers (selector label keys) are shown in
-    brackets, as ``field.Path.Key`` does: ``spec.selector[app.kubernetes.io/name]``.
+    Map keys (selector labels) are shown in brackets, as ``field.Path.Key``
+    does: ``spec.selector[app.kubernetes.io/name]``.
     """
     out: list[str] = []
     for step in path:
-        if isinstance(step, int):
+        if isinstance(step, int | MapKey):
             out.append(f"[{step}]")
-        elif not out:
-            out.append(step)
-        elif step.isidentifier():
-            out.append(f".{step}")
         else:
-            out.append(f"[{step}]")
+            out.append(f".{step}" if out else step)
     return "".join(out)
 
 

@@ -1,0 +1,86 @@
+"""Warnings: allowed but probably not what the author meant.
+
+kube-apiserver shows these to the client (``kubectl`` prints them) without
+failing the write. Each is one short plain sentence about one field.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from webhook.field import Path, render_path
+from webhook.schema import INFERENCE_POOL, SPEC, STATUS, Array, Object, Rule
+
+
+def spec_warnings(pool: Mapping[str, Any]) -> list[str]:
+    """Warnings about ``spec`` and the object's top level."""
+    spec = pool.get("spec")
+    if spec is None:
+        return ["spec is missing: the pool selects no Pods and names no endpoint picker"]
+    if not isinstance(spec, dict):
+        return []
+    warnings: list[str] = []
+    if spec.get("selector") == {}:
+        warnings.append("spec.selector is empty: it selects every Pod in the namespace")
+    extension = spec.get("extensionRef")
+    if isinstance(extension, dict):
+        kind = extension.get("kind")
+        if extension.get("portNumber") is not None and kind is not None and kind != "Service":
+            warnings.append(
+                f"spec.extensionRef.portNumber is set but kind is {kind!r}:"
+                " a port is only used with kind Service"
+            )
+    warnings.extend(unknown_fields(SPEC, spec, ("spec",)))
+    return warnings
+
+
+def status_warnings(pool: Mapping[str, Any]) -> list[str]:
+    """Warnings about ``status``."""
+    status = pool.get("status")
+    if not isinstance(status, dict):
+        return []
+    warnings: list[str] = []
+    parents = status.get("parent")
+    if isinstance(parents, list):
+        refs = [
+            p["parentRef"]
+            for p in parents
+            if isinstance(p, dict) and isinstance(p.get("parentRef"), dict)
+        ]
+        placeholder = [r for r in refs if r.get("kind") == "Status" and r.get("name") == "default"]
+        if placeholder and len(placeholder) < len(refs):
+            warnings.append(
+                "status.parent still lists the placeholder parent (kind Status, name default)"
+                " next to real parents: the controller should remove it"
+            )
+    warnings.extend(unknown_fields(STATUS, status, ("status",)))
+    return warnings
+
+
+def pool_warnings(pool: Mapping[str, Any]) -> list[str]:
+    """Every warning about a whole pool, as ``check`` reports them."""
+    top = [
+        w
+        for w in unknown_fields(INFERENCE_POOL, pool, ())
+        if not w.startswith(('unknown field "spec', 'unknown field "status'))
+    ]
+    return top + spec_warnings(pool) + status_warnings(pool)
+
+
+def unknown_fields(rule: Rule, value: Any, path: Path) -> list[str]:
+    """One warning per field the schema does not know; the API server drops them."""
+    found: list[Path] = []
+    _collect_unknown(rule, value, path, found)
+    return [f"unknown field {render_path(p)!r}".replace("'", '"') for p in found]
+
+
+def _collect_unknown(rule: Rule, value: Any, path: Path, found: list[Path]) -> None:
+    if isinstance(rule, Array) and isinstance(value, list):
+        for index, item in enumerate(value):
+            _collect_unknown(rule.items, item, (*path, index), found)
+    elif isinstance(rule, Object) and isinstance(value, dict) and not rule.opaque:
+        for name, child in value.items():
+            prop = rule.properties.get(name)
+            if prop is None:
+                found.append((*path, name))
+            else:
+                _collect_unknown(prop.rule, child, (*path, name), found)
