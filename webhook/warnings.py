@@ -4,6 +4,7 @@ kube-apiserver shows these to the client (``kubectl`` prints them) without
 failing the write. Each is one short plain sentence about one field.
 """
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +27,7 @@ def spec_warnings(pool: Mapping[str, Any]) -> list[str]:
         kind = extension.get("kind")
         if extension.get("portNumber") is not None and kind is not None and kind != "Service":
             warnings.append(
-                f"spec.extensionRef.portNumber is set but kind is {kind!r}:"
+                f"spec.extensionRef.portNumber is set but kind is {json.dumps(kind)}:"
                 " a port is only used with kind Service"
             )
     warnings.extend(unknown_fields(SPEC, spec, ("spec",)))
@@ -70,7 +71,7 @@ def unknown_fields(rule: Rule, value: Any, path: Path) -> list[str]:
     """One warning per field the schema does not know; the API server drops them."""
     found: list[Path] = []
     _collect_unknown(rule, value, path, found)
-    return [f"unknown field {render_path(p)!r}".replace("'", '"') for p in found]
+    return [f"unknown field {json.dumps(render_path(p))}" for p in found]
 
 
 def _collect_unknown(rule: Rule, value: Any, path: Path, found: list[Path]) -> None:
