@@ -287,7 +287,7 @@ def test_a_review_for_something_else_is_denied_as_misdirected(
 @pytest.mark.parametrize("endpoint", ["mutate", "validate"])
 @pytest.mark.parametrize(("obj", "shown"), [(None, "null"), ("pool", "str"), ([1], "list")])
 def test_a_create_whose_object_is_not_an_object_is_denied(
-    endpoint: str, obj: Any, shown: str
+    endpoint: Endpoint, obj: Any, shown: str
 ) -> None:
     assert answer(review(obj), endpoint) == denied(
         {
