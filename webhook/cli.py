@@ -8,7 +8,7 @@ import argparse
 from collections.abc import Sequence
 
 from webhook import __version__
-from webhook.commands import check
+from webhook.commands import certs, check, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (check,):
+    for command in (check, serve, certs):
         command.register(commands)
     return parser
 

@@ -1,0 +1,172 @@
+"""Development and test certificates: a throwaway CA and one serving certificate.
+
+kube-apiserver checks a webhook's certificate against the ``caBundle`` of its
+configuration and by the DNS names in the subject alternative names (the
+common name is ignored), so the names go in the SANs. Keys are ECDSA P-256
+signed with SHA-256: small, fast to handshake and accepted by every TLS 1.2+
+client. The CA key signs the serving certificate and is then discarded; a new
+certificate means a new CA, which is what a development setup wants.
+"""
+
+import datetime
+import ipaddress
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_FILE = "ca.crt"
+CERT_FILE = "tls.crt"
+KEY_FILE = "tls.key"
+
+DEFAULT_DNS = ("localhost",)
+DEFAULT_IPS = ("127.0.0.1", "::1")
+DEFAULT_DAYS = 365
+
+# Certificates start a few minutes in the past so that a client whose clock is
+# slightly behind does not see a certificate from the future.
+CLOCK_SKEW = datetime.timedelta(minutes=5)
+
+
+class CertificateExistsError(FileExistsError):
+    """Raised to ``certs``/``serve`` when the target directory already holds a bundle file.
+
+    Overwriting a key silently would break a running server's clients, so the
+    caller must ask for it (``--force``).
+    """
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A CA certificate, a serving certificate it signed, and the serving key, all PEM."""
+
+    ca_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
+
+
+def service_names(service: str, namespace: str) -> list[str]:
+    """The names a Service is reached by inside a cluster, most specific last."""
+    return [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.cluster.local",
+    ]
+
+
+def issue(dns_names: Sequence[str], ip_addresses: Sequence[str], days: int) -> Bundle:
+    """A new CA and a serving certificate for the given names, valid for ``days``."""
+    if not dns_names and not ip_addresses:
+        raise ValueError("a serving certificate needs at least one DNS name or IP address")
+    now = datetime.datetime.now(datetime.UTC)
+    not_before = now - CLOCK_SKEW
+    not_after = now + datetime.timedelta(days=days)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "inferencepool-webhook dev CA")])
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(digital_signature=False, cert_sign=True), critical=True)
+        .add_extension(ca_ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "inferencepool-webhook")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True, cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    return Bundle(
+        ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM),
+        cert_pem=cert.public_bytes(serialization.Encoding.PEM),
+        key_pem=key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+
+
+def write(bundle: Bundle, out: Path, *, force: bool = False) -> list[Path]:
+    """Write ``ca.crt``, ``tls.crt`` and ``tls.key`` into ``out``; the paths written.
+
+    Each file is written beside its final name and renamed into place, so a
+    server watching the directory never reads half a file; the key is created
+    with mode 0600 and never exists with wider permissions.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    files = {CA_FILE: (bundle.ca_pem, 0o644), CERT_FILE: (bundle.cert_pem, 0o644)}
+    files[KEY_FILE] = (bundle.key_pem, 0o600)
+    existing = [name for name in files if (out / name).exists()]
+    if existing and not force:
+        raise CertificateExistsError(
+            f"{out} already holds {', '.join(existing)}; pass --force to replace them"
+        )
+
+    staged = [(_stage(out, name, data, mode), out / name) for name, (data, mode) in files.items()]
+    for temporary, final in staged:
+        temporary.replace(final)
+    return [final for _, final in staged]
+
+
+def has_pair(directory: Path) -> bool:
+    """Whether ``directory`` holds a serving certificate or key; either means: do not generate."""
+    return (directory / CERT_FILE).exists() or (directory / KEY_FILE).exists()
+
+
+def _stage(directory: Path, name: str, data: bytes, mode: int) -> Path:
+    temporary = directory / f".{name}.tmp"
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    # The umask may have narrowed the mode; the files' modes are part of the contract.
+    os.chmod(temporary, mode)
+    return temporary
+
+
+def _key_usage(*, digital_signature: bool, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
