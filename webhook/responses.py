@@ -6,9 +6,10 @@ never assemble response dictionaries themselves.
 """
 
 import base64
-import json
 from collections.abc import Sequence
 from typing import Any
+
+import orjson
 
 from webhook.admission import AdmissionResponse, Status, StatusCause, StatusDetails
 from webhook.field import FieldError
@@ -38,7 +39,7 @@ def patched(
     """The object is admitted with a JSON Patch; an empty patch sends none."""
     if not patch:
         return allowed(uid, warnings)
-    body = json.dumps(list(patch), separators=(",", ":"), ensure_ascii=False).encode()
+    body = orjson.dumps(list(patch))
     return AdmissionResponse(
         uid=uid,
         allowed=True,

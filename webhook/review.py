@@ -9,6 +9,7 @@ well-formed review gets an AdmissionReview back, whatever it asks.
 
 from typing import Literal
 
+import orjson
 from pydantic import ValidationError
 
 from webhook import decisions
@@ -27,11 +28,21 @@ class MalformedReviewError(ValueError):
 
 
 def parse_review(body: bytes) -> AdmissionReview:
-    """Decode and check a review in one pass over the bytes."""
+    """Decode the body once, then check the review's envelope.
+
+    orjson decodes in about half the time of pydantic's own JSON parser, and
+    it rejects what kube-apiserver never sends (NaN, Infinity, integers past
+    64 bits, nesting past 1024 levels) as malformed. The admitted object is
+    not walked by pydantic: the rules read it as raw JSON.
+    """
     if not body.strip():
         raise MalformedReviewError("empty body: expected an admission.k8s.io/v1 AdmissionReview")
     try:
-        return AdmissionReview.model_validate_json(body)
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedReviewError(f"body is not valid JSON: {exc}") from None
+    try:
+        return AdmissionReview.model_validate(document)
     except ValidationError as exc:
         raise MalformedReviewError(_summarise(exc)) from None
 
@@ -52,7 +63,7 @@ def _summarise(exc: ValidationError) -> str:
     # Only the first problem and its location: enough to fix a hand-written
     # review, and never the input itself (it may be huge or hold secrets).
     first = exc.errors(include_input=False, include_url=False)[0]
-    if first["type"].startswith("json_"):
-        return f"body is not valid JSON: {first['msg']}"
-    where = ".".join(str(p) for p in first["loc"]) or "body"
+    if not first["loc"]:
+        return "not an admission.k8s.io/v1 AdmissionReview: the body must be a JSON object"
+    where = ".".join(str(p) for p in first["loc"])
     return f"not an admission.k8s.io/v1 AdmissionReview: {where}: {first['msg']}"

@@ -5,7 +5,7 @@ failing the write. Each is one short plain sentence about one field.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from webhook.field import Path, render_path
@@ -70,18 +70,49 @@ def pool_warnings(pool: Mapping[str, Any]) -> list[str]:
 def unknown_fields(rule: Rule, value: Any, path: Path) -> list[str]:
     """One warning per field the schema does not know; the API server drops them."""
     found: list[Path] = []
-    _collect_unknown(rule, value, path, found)
+    walker = _UNKNOWN_FIELD_WALKERS.get(id(rule))
+    if walker is not None:
+        walker(value, path, found)
     return [f"unknown field {json.dumps(render_path(p))}" for p in found]
 
 
-def _collect_unknown(rule: Rule, value: Any, path: Path, found: list[Path]) -> None:
-    if isinstance(rule, Array) and isinstance(value, list):
-        for index, item in enumerate(value):
-            _collect_unknown(rule.items, item, (*path, index), found)
-    elif isinstance(rule, Object) and isinstance(value, dict) and not rule.opaque:
-        for name, child in value.items():
-            prop = rule.properties.get(name)
-            if prop is None:
-                found.append((*path, name))
-            else:
-                _collect_unknown(prop.rule, child, (*path, name), found)
+# Compiled once: a walker per schema node that can hold objects, so leaves
+# cost nothing and each object costs one set difference over its keys.
+Walker = Callable[[Any, Path, list[Path]], None]
+
+
+def _compile(rule: Rule) -> Walker | None:
+    if isinstance(rule, Array):
+        item_walker = _compile(rule.items)
+        if item_walker is None:
+            return None
+
+        def walk_items(value: Any, path: Path, found: list[Path]) -> None:
+            if isinstance(value, list):
+                for index, item in enumerate(value):
+                    item_walker(item, (*path, index), found)
+
+        return walk_items
+    if not isinstance(rule, Object) or rule.opaque:
+        return None
+    known = frozenset(rule.properties)
+    children = [(n, w) for n, p in rule.properties.items() if (w := _compile(p.rule)) is not None]
+
+    def walk_object(value: Any, path: Path, found: list[Path]) -> None:
+        if not isinstance(value, dict):
+            return
+        if not known.issuperset(value):
+            found.extend((*path, name) for name in value if name not in known)
+        for name, walker in children:
+            child = value.get(name)
+            if child is not None:
+                walker(child, (*path, name), found)
+
+    return walk_object
+
+
+_UNKNOWN_FIELD_WALKERS: dict[int, Walker] = {
+    id(rule): walker
+    for rule in (INFERENCE_POOL, SPEC, STATUS)
+    if (walker := _compile(rule)) is not None
+}
