@@ -23,6 +23,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import referencing
 from cryptography import x509
+from starlette.routing import Route
 
 from tests.kustomize import (
     MANIFESTS,
@@ -39,7 +40,10 @@ from tests.kustomize import (
     render,
 )
 from webhook import cli
+from webhook.app import create_app
+from webhook.metrics import Metrics
 from webhook.settings import Settings
+from webhook.tls import CertificateStore
 
 # Kinds with no schema among Kubernetes' own: their metadata is checked
 # against ObjectMeta's schema and their spec by the whole-value tests below.
@@ -322,6 +326,30 @@ def test_the_webhooks_call_a_service_port_that_reaches_the_container_port(
         {443},
         {443: Settings.model_fields["port"].default},
         WEBHOOK_LABELS,
+    )
+
+
+def test_the_webhooks_and_probes_ask_for_routes_the_server_serves(default: list[Object]) -> None:
+    settings = Settings()
+    app = create_app(settings, CertificateStore(settings.cert_file, settings.key_file), Metrics())
+    served = {
+        (route.path, method)
+        for route in app.routes
+        if isinstance(route, Route)
+        for method in route.methods or ()
+    }
+    container = webhook_container(default)
+    asked = {
+        (w["clientConfig"]["service"]["path"], "POST")
+        for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+        for w in one(default, kind)["webhooks"]
+    } | {
+        (container[probe]["httpGet"]["path"], "GET")
+        for probe in ("readinessProbe", "livenessProbe")
+    }
+    assert (asked, asked <= served) == (
+        {("/mutate", "POST"), ("/validate", "POST"), ("/readyz", "GET"), ("/healthz", "GET")},
+        True,
     )
 
 
