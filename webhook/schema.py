@@ -139,33 +139,32 @@ PENDING_PARENT: Final = {
     "conditions": [PENDING_CONDITION],
 }
 
+CONDITION_TYPE = String(
+    max_length=316,
+    pattern=r"^(" + DNS_SUBDOMAIN + r"/)?(" + QUALIFIED_NAME_PART + r")$",
+    pattern_hint=(
+        "a condition type must be a qualified name such as 'Accepted' or 'example.com/Ready'"
+    ),
+)
+CONDITION_REASON = String(
+    min_length=1,
+    max_length=1024,
+    pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+    pattern_hint=(
+        "a reason must start with a letter and hold only letters, digits,"
+        " '_', ',' and ':', ending with a letter, digit or '_'"
+    ),
+)
+CONDITION_MESSAGE = String(max_length=32768)
+
 CONDITION = Object(
     properties={
-        "type": Property(
-            String(
-                max_length=316,
-                pattern=r"^(" + DNS_SUBDOMAIN + r"/)?(" + QUALIFIED_NAME_PART + r")$",
-                pattern_hint=(
-                    "a condition type must be a qualified name such as 'Accepted'"
-                    " or 'example.com/Ready'"
-                ),
-            )
-        ),
+        "type": Property(CONDITION_TYPE),
         "status": Property(String(enum=("True", "False", "Unknown"))),
         "observedGeneration": Property(Integer(minimum=0, maximum=2**63 - 1, format="int64")),
         "lastTransitionTime": Property(String(format="date-time")),
-        "reason": Property(
-            String(
-                min_length=1,
-                max_length=1024,
-                pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
-                pattern_hint=(
-                    "a reason must start with a letter and hold only letters, digits,"
-                    " '_', ',' and ':', ending with a letter, digit or '_'"
-                ),
-            )
-        ),
-        "message": Property(String(max_length=32768)),
+        "reason": Property(CONDITION_REASON),
+        "message": Property(CONDITION_MESSAGE),
     },
     required=("type", "status", "lastTransitionTime", "reason", "message"),
 )
