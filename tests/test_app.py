@@ -295,7 +295,6 @@ def test_many_reviews_share_one_keep_alive_connection(server: RunningServer) -> 
     endpoint = endpoint_of(CAPTURED[0])
     with rawhttp.connect(server.port, client_context(server.ca_file)) as sock:
         for _ in range(50):
-            sock.sendall(rawhttp.request_head("POST", f"/{endpoint}?timeout=10s", len(body)))
-            sock.sendall(body)
+            sock.sendall(rawhttp.request_head("POST", f"/{endpoint}?timeout=10s", len(body)) + body)
             response = rawhttp.read_response(sock)
             assert (response.status, response.body) == (200, expected_answer(body, endpoint))

@@ -104,8 +104,9 @@ def test_tls_1_2_and_1_3_are_accepted_with_forward_secret_ciphers_over_http_1_1(
         # Offered like Go's HTTP client does; the server must pick HTTP/1.1.
         context.set_alpn_protocols(["h2", "http/1.1"])
         with rawhttp.connect(server.port, context) as sock:
-            sock.sendall(rawhttp.request_head("POST", "/validate?timeout=10s", len(REVIEW)))
-            sock.sendall(REVIEW)
+            sock.sendall(
+                rawhttp.request_head("POST", "/validate?timeout=10s", len(REVIEW)) + REVIEW
+            )
             response = rawhttp.read_response(sock)
             negotiated = (sock.version(), sock.selected_alpn_protocol())
             cipher = sock.cipher()

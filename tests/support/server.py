@@ -99,13 +99,14 @@ class RunningServer:
 def wait_until_ready(server: RunningServer, timeout: float = 15) -> None:
     """Poll /readyz until it answers 200; fails with the server's log if it never does."""
     deadline = time.monotonic() + timeout
-    context = client_context(server.ca_file)
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise AssertionError(
                 f"server exited with {server.process.returncode}:\n{server.logs()}"
             )
+        # The CA may not exist yet: a first ``serve`` creates it.
         with contextlib.suppress(httpx.HTTPError, ssl.SSLError, OSError):
+            context = client_context(server.ca_file)
             if httpx.get(f"{server.url}/readyz", verify=context, timeout=1).status_code == 200:
                 return
         time.sleep(0.05)
