@@ -23,7 +23,7 @@ import re2  # type: ignore[import-untyped]
 import yaml
 
 from tests.kustomize import MANIFESTS
-from webhook import review
+from webhook import review, schema
 from webhook.admission import AdmissionResponse
 
 CRD = yaml.safe_load((MANIFESTS / "crd" / "inferencepools.yaml").read_text())
@@ -397,6 +397,89 @@ def test_the_webhook_and_the_crd_default_a_status_alike() -> None:
     # A status write: the webhook leaves spec alone there, the schema does not.
     pool = with_status({"parentRef": {"name": "gateway"}}, parent())
     assert engine_defaulted(pool)["status"] == crd_defaulted(pool, SCHEMA)["status"]
+
+
+# --- field by field --------------------------------------------------------
+
+# The keywords that constrain or default a value; descriptions and list types
+# say nothing the webhook enforces.
+KEYWORDS = (
+    "type",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "enum",
+    "format",
+    "minimum",
+    "maximum",
+    "required",
+    "maxItems",
+    "x-kubernetes-list-map-keys",
+    "default",
+)
+INT64_MAX = 2**63 - 1
+
+
+def rules_of_schema(
+    rule: schema.Rule, path: str, default: Any = schema.NO_DEFAULT
+) -> dict[str, Any]:
+    """What the webhook's schema says of every field, in the CRD's keywords."""
+    node: dict[str, Any] = {} if default is schema.NO_DEFAULT else {"default": default}
+    children: dict[str, Any] = {}
+    if isinstance(rule, schema.String):
+        node |= {"type": "string", "minLength": rule.min_length, "maxLength": rule.max_length}
+        node |= {"pattern": rule.pattern, "format": rule.format}
+        node |= {"enum": list(rule.enum) if rule.enum else None}
+    elif isinstance(rule, schema.Integer):
+        node |= {"type": "integer", "minimum": rule.minimum, "format": rule.format}
+        # int64's own range needs no maximum in a schema.
+        node |= {"maximum": None if rule.maximum == INT64_MAX else rule.maximum}
+    elif isinstance(rule, schema.Object):
+        node |= {"type": "object", "required": sorted(rule.required)}
+        for name, prop in rule.properties.items():
+            # A default that depends on a sibling is the mutating webhook's alone.
+            inherited = prop.default if prop.default_when is None else schema.NO_DEFAULT
+            children |= rules_of_schema(prop.rule, _child(path, name), inherited)
+    elif isinstance(rule, schema.Array):
+        keys = [rule.unique_by] if rule.unique_by else None
+        node |= {"type": "array", "maxItems": rule.max_items, "x-kubernetes-list-map-keys": keys}
+        children = rules_of_schema(rule.items, f"{path}[]")
+    else:
+        # Map keys have no place in an OpenAPI schema; the webhook checks them.
+        node |= {"type": "object"}
+        children = rules_of_schema(rule.values, f"{path}[*]")
+    return {path: _meaningful(node)} | children
+
+
+def rules_of_crd(node: dict[str, Any], path: str) -> dict[str, Any]:
+    """What the CRD's schema says of every field, in the same form."""
+    found = {path: _meaningful({k: node.get(k) for k in KEYWORDS})}
+    if "required" in node:
+        found[path]["required"] = sorted(node["required"])
+    for name, child in node.get("properties", {}).items():
+        found |= rules_of_crd(child, _child(path, name))
+    if isinstance(node.get("additionalProperties"), dict):
+        found |= rules_of_crd(node["additionalProperties"], f"{path}[*]")
+    if "items" in node:
+        found |= rules_of_crd(node["items"], f"{path}[]")
+    return found
+
+
+def _child(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _meaningful(node: dict[str, Any]) -> dict[str, Any]:
+    # An absent keyword, a zero minLength and an empty required list say nothing.
+    return {
+        k: v
+        for k, v in node.items()
+        if v is not None and (k, v) not in (("minLength", 0), ("required", []))
+    }
+
+
+def test_the_crd_states_every_rule_and_default_of_the_webhooks_schema_field_by_field() -> None:
+    assert rules_of_crd(SCHEMA, "") == rules_of_schema(schema.INFERENCE_POOL, "")
 
 
 # --- the CRD itself --------------------------------------------------------
