@@ -284,3 +284,51 @@ def test_check_and_the_engine_load_nothing_of_the_web_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout == "[]\n"
+
+
+def test_yaml_anchors_aliases_merge_keys_and_tags_read_as_kubectl_reads_them(
+    tmp_path: Path,
+) -> None:
+    text = textwrap.dedent(
+        """\
+        apiVersion: inference.networking.k8s.io/v1
+        kind: InferencePool
+        metadata: {name: anchored}
+        spec:
+          selector: &labels {app: vllm, tier: "1"}
+          targetPortNumber: !!int "0"
+          extensionRef:
+            <<: {kind: Service, group: ""}
+            name: epp
+            failureMode: *labels
+        """
+    )
+    path = write(tmp_path, "anchors.yaml", text)
+    status, out, err = check("-o", "json", path)
+    assert (status, err) == (1, "")
+    assert json.loads(out)[0]["errors"] == [
+        {
+            "type": "FieldValueInvalid",
+            "field": "spec.targetPortNumber",
+            "message": "Invalid value: 0: must be between 1 and 65535, inclusive",
+        },
+        {
+            "type": "FieldValueTypeInvalid",
+            "field": "spec.extensionRef.failureMode",
+            "message": 'Invalid value: "object": must be of type string',
+        },
+    ]
+
+
+def test_self_referencing_aliases_are_judged_without_looping(tmp_path: Path) -> None:
+    text = "apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: loop}\nspec: &s {selector: *s}\nstatus: &t {parent: [*t]}\n"
+    path = write(tmp_path, "loop.yaml", text)
+    assert check(path) == (
+        1,
+        f"{path}:1: loop: spec.targetPortNumber: Required value\n"
+        f"{path}:1: loop: spec.extensionRef: Required value\n"
+        f'{path}:1: loop: spec.selector[selector]: Invalid value: "object": must be of type string\n'
+        f"{path}:1: loop: status.parent[0].parentRef: Required value\n"
+        f'{path}:1: loop: warning: unknown field "status.parent[0].parent"\n',
+        "",
+    )
