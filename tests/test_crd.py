@@ -94,7 +94,7 @@ def engine(pool: Pool, endpoint: review.Endpoint) -> AdmissionResponse:
             "resource": "inferencepools",
         },
         "subResource": "status" if status_write else "",
-        "name": "pool",
+        "name": pool.get("metadata", {}).get("name", ""),
         "namespace": "default",
         "operation": "UPDATE" if status_write else "CREATE",
         "userInfo": {"username": "kubernetes-admin"},
@@ -480,6 +480,48 @@ def _meaningful(node: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_crd_states_every_rule_and_default_of_the_webhooks_schema_field_by_field() -> None:
     assert rules_of_crd(SCHEMA, "") == rules_of_schema(schema.INFERENCE_POOL, "")
+
+
+# --- the examples ----------------------------------------------------------
+
+
+def example(name: str) -> Pool:
+    pool: Pool = yaml.safe_load((MANIFESTS / "examples" / name).read_text())
+    return pool
+
+
+def test_the_example_pool_is_admitted_and_stored_with_its_defaults() -> None:
+    pool = example("inferencepool.yaml")
+    assert (crd_accepts(pool), engine_fields(pool), engine_defaulted(pool)["spec"]) == (
+        True,
+        [],
+        {
+            "selector": {"app": "vllm-llama3-8b-instruct"},
+            "targetPortNumber": 8000,
+            "extensionRef": {
+                "name": "vllm-llama3-8b-instruct-epp",
+                "group": "",
+                "kind": "Service",
+                "portNumber": 9002,
+                "failureMode": "FailClose",
+            },
+        },
+    )
+
+
+def test_the_invalid_example_passes_the_schema_and_is_refused_by_the_webhook() -> None:
+    pool = example("inferencepool-invalid.yaml")
+    response = engine(pool, "validate")
+    assert response.status is not None
+    assert (crd_accepts(pool), response.allowed, response.status.message.split(": ")[:3]) == (
+        True,
+        False,
+        [
+            'InferencePool.inference.networking.k8s.io "vllm-broken" is invalid',
+            "spec.selector",
+            "Invalid value",
+        ],
+    )
 
 
 # --- the CRD itself --------------------------------------------------------
