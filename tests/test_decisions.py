@@ -247,12 +247,18 @@ def test_dry_run_is_decided_like_any_other_write(endpoint: Endpoint) -> None:
 @pytest.mark.parametrize(
     ("kind", "resource", "sub_resource", "what"),
     [
-        (("", "v1", "Pod"), ("", "v1", "pods"), "", "core/v1 Pod (pods)"),
+        (("", "v1", "Pod"), ("", "v1", "pods"), "", "core/v1 Pod"),
         (
             ("inference.networking.k8s.io", "v1alpha2", "InferencePool"),
             ("inference.networking.k8s.io", "v1alpha2", "inferencepools"),
             "",
-            "inference.networking.k8s.io/v1alpha2 InferencePool (inferencepools)",
+            "inference.networking.k8s.io/v1alpha2 InferencePool",
+        ),
+        (
+            ("inference.networking.k8s.io", "v1", "InferencePool"),
+            ("inference.networking.k8s.io", "v1", "inferencepools/scale"),
+            "",
+            "inference.networking.k8s.io/v1 inferencepools/scale",
         ),
         (
             ("inference.networking.k8s.io", "v1", "InferencePool"),
@@ -298,6 +304,16 @@ def test_a_create_whose_object_is_not_an_object_is_denied(
             "message": f"request.object must be an InferencePool object, not {shown}",
         }
     )
+
+
+def test_a_review_with_nulls_and_without_kind_or_resource_is_still_decided() -> None:
+    doc = review(pool(targetPortNumber=0))
+    request = doc["request"]
+    del request["kind"], request["resource"]
+    request.update(name=None, namespace=None, subResource=None, dryRun=None, userInfo=None)
+    del request["userInfo"]
+    causes = answer(doc, "validate")["response"]["status"]["details"]["causes"]
+    assert [c["field"] for c in causes] == ["spec.targetPortNumber"]
 
 
 def test_warnings_come_with_an_allowed_pool() -> None:

@@ -40,7 +40,7 @@ def envelope(**request: Any) -> bytes:
         (envelope(uid=7), f"{NOT_A_REVIEW}: request.uid: Input should be a valid string"),
         (envelope(operation="PATCH"), f"{NOT_A_REVIEW}: request.operation: Input should be 'CREATE', 'UPDATE', 'DELETE' or 'CONNECT'"),
         (envelope(dryRun="true"), f"{NOT_A_REVIEW}: request.dryRun: Input should be a valid boolean"),
-        (envelope(kind=None), f"{NOT_A_REVIEW}: request.kind: Input should be a valid dictionary or instance of GroupVersionKind"),
+        (envelope(kind="InferencePool"), f"{NOT_A_REVIEW}: request.kind: Input should be a valid dictionary or instance of GroupVersionKind"),
     ],
 )  # fmt: skip
 def test_a_body_that_is_not_a_review_is_malformed_with_a_short_reason(

@@ -7,14 +7,18 @@ patches must be computed against the exact bytes received, unknown fields and
 all, and the rules report type mistakes themselves.
 """
 
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 API_VERSION: Final = "admission.k8s.io/v1"
 REVIEW_KIND: Final = "AdmissionReview"
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
+
+# Go omits empty fields, but other clients write them as null: both mean empty.
+_Text = Annotated[str, BeforeValidator(lambda value: "" if value is None else value)]
+_Flag = Annotated[bool, BeforeValidator(lambda value: False if value is None else value)]
 
 
 class _Wire(BaseModel):
@@ -24,39 +28,41 @@ class _Wire(BaseModel):
 
 
 class GroupVersionKind(_Wire):
-    group: str = ""
+    group: _Text = ""
     version: str
     kind: str
 
 
 class GroupVersionResource(_Wire):
-    group: str = ""
+    group: _Text = ""
     version: str
     resource: str
 
 
 class UserInfo(_Wire):
-    username: str = ""
-    uid: str = ""
+    username: _Text = ""
+    uid: _Text = ""
     groups: list[str] = Field(default_factory=list)
     extra: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class AdmissionRequest(_Wire):
     uid: str = Field(min_length=1)
-    kind: GroupVersionKind
-    resource: GroupVersionResource
-    subResource: str = ""
+    # kube-apiserver always sends kind and resource; a review without them is
+    # still decided, judged by what it carries.
+    kind: GroupVersionKind | None = None
+    resource: GroupVersionResource | None = None
+    subResource: _Text = ""
     requestKind: GroupVersionKind | None = None
     requestResource: GroupVersionResource | None = None
-    requestSubResource: str = ""
-    name: str = ""
-    namespace: str = ""
+    requestSubResource: _Text = ""
+    name: _Text = ""
+    namespace: _Text = ""
     operation: Operation
     userInfo: UserInfo = Field(default_factory=UserInfo)
     object: Any = None
     oldObject: Any = None
-    dryRun: bool = False
+    dryRun: _Flag = False
     options: Any = None
 
 

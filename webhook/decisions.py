@@ -64,16 +64,18 @@ def validate(request: AdmissionRequest) -> AdmissionResponse:
 
 def _misdirected(request: AdmissionRequest) -> AdmissionResponse | None:
     kind, resource = request.kind, request.resource
-    if (kind.group, kind.version, kind.kind) == (GROUP, VERSION, KIND) and (
-        resource.group,
-        resource.version,
-        resource.resource,
-    ) == (GROUP, VERSION, RESOURCE):
-        if request.subResource in SUBRESOURCES:
-            return None
+    if kind is not None and (kind.group, kind.version, kind.kind) != (GROUP, VERSION, KIND):
+        what = f"{kind.group or 'core'}/{kind.version} {kind.kind}"
+    elif resource is not None and (resource.group, resource.version, resource.resource) != (
+        GROUP,
+        VERSION,
+        RESOURCE,
+    ):
+        what = f"{resource.group or 'core'}/{resource.version} {resource.resource}"
+    elif request.subResource not in SUBRESOURCES:
         what = f"subresource {request.subResource!r} of {RESOURCE}"
     else:
-        what = f"{kind.group or 'core'}/{kind.version} {kind.kind} ({resource.resource})"
+        return None
     return responses.bad_request(
         request.uid,
         f"this webhook admits {GROUP}/{VERSION} {KIND} and its status only, not {what}:"
