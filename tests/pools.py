@@ -15,6 +15,20 @@ PENDING_CONDITION: dict[str, Any] = {
     "lastTransitionTime": "1970-01-01T00:00:00Z",
 }
 
+# The status the webhook gives a pool that has none.
+PENDING_STATUS: dict[str, Any] = {
+    "parent": [
+        {
+            "parentRef": {
+                "group": "gateway.networking.k8s.io",
+                "kind": "Status",
+                "name": "default",
+            },
+            "conditions": [PENDING_CONDITION],
+        }
+    ]
+}
+
 
 def pool(**spec: Any) -> dict[str, Any]:
     """A valid, fully defaulted pool; keyword arguments replace spec fields."""

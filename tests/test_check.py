@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.pools import PENDING_STATUS
+
 GOOD = """\
 apiVersion: inference.networking.k8s.io/v1
 kind: InferencePool
@@ -234,26 +236,7 @@ def test_defaulted_output_prints_valid_pools_with_defaults_and_problems_on_stder
                     "failureMode": "FailClose",
                 },
             },
-            "status": {
-                "parent": [
-                    {
-                        "parentRef": {
-                            "group": "gateway.networking.k8s.io",
-                            "kind": "Status",
-                            "name": "default",
-                        },
-                        "conditions": [
-                            {
-                                "type": "Accepted",
-                                "status": "Unknown",
-                                "reason": "Pending",
-                                "message": "Waiting for controller",
-                                "lastTransitionTime": "1970-01-01T00:00:00Z",
-                            }
-                        ],
-                    }
-                ]
-            },
+            "status": PENDING_STATUS,
         }
     ]
     assert check(write(tmp_path, "again.yaml", out)) == (0, "", "")

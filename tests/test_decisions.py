@@ -6,7 +6,7 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from tests.pools import body, condition, extension_ref, parent, pool, review
+from tests.pools import PENDING_STATUS, body, condition, extension_ref, parent, pool, review
 from webhook.review import Endpoint, decide, encode, parse_review
 
 UID = "e911857d-c318-11e8-bbad-025000000001"
@@ -66,22 +66,7 @@ def test_mutate_sends_the_defaults_as_a_base64_json_patch() -> None:
         {"op": "add", "path": "/spec/extensionRef/group", "value": ""},
         {"op": "add", "path": "/spec/extensionRef/portNumber", "value": 9002},
         {"op": "add", "path": "/spec/extensionRef/failureMode", "value": "FailClose"},
-        {
-            "op": "add",
-            "path": "/status",
-            "value": {
-                "parent": [
-                    {
-                        "parentRef": {
-                            "group": "gateway.networking.k8s.io",
-                            "kind": "Status",
-                            "name": "default",
-                        },
-                        "conditions": [condition()],
-                    }
-                ]
-            },
-        },
+        {"op": "add", "path": "/status", "value": PENDING_STATUS},
     ]
     encoded = base64.b64encode(json.dumps(ops, separators=(",", ":")).encode()).decode()
     assert result == allowed(patch=encoded, patchType="JSONPatch")

@@ -6,22 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.pools import PENDING_CONDITION, pool
+from tests.pools import PENDING_CONDITION, PENDING_STATUS, pool
 from webhook.defaulting import default_pool, pointer
 from webhook.validation import validate_pool
-
-PENDING_STATUS = {
-    "parent": [
-        {
-            "parentRef": {
-                "group": "gateway.networking.k8s.io",
-                "kind": "Status",
-                "name": "default",
-            },
-            "conditions": [PENDING_CONDITION],
-        }
-    ]
-}
 
 
 def bare_pool(**extension: Any) -> dict[str, Any]:

@@ -23,28 +23,20 @@ SUBRESOURCES = ("", "status")
 
 def mutate(request: AdmissionRequest) -> AdmissionResponse:
     """Fill the pool's missing defaults; nothing else is decided here."""
-    misdirected = _misdirected(request)
-    if misdirected is not None:
-        return misdirected
-    if request.operation not in ("CREATE", "UPDATE"):
-        return responses.allowed(request.uid)
-    pool = request.object
-    if not isinstance(pool, dict):
-        return _not_an_object(request.uid, pool)
+    settled = _without_a_pool(request)
+    if settled is not None:
+        return settled
+    pool: dict[str, Any] = request.object
     parts = ("status",) if request.subResource == "status" else ("spec", "status")
     return responses.patched(request.uid, default_pool(pool, parts))
 
 
 def validate(request: AdmissionRequest) -> AdmissionResponse:
     """Admit the pool or deny it with every problem the write introduces."""
-    misdirected = _misdirected(request)
-    if misdirected is not None:
-        return misdirected
-    if request.operation not in ("CREATE", "UPDATE"):
-        return responses.allowed(request.uid)
-    pool = request.object
-    if not isinstance(pool, dict):
-        return _not_an_object(request.uid, pool)
+    settled = _without_a_pool(request)
+    if settled is not None:
+        return settled
+    pool: dict[str, Any] = request.object
 
     # A write to the main resource cannot change status and a write to the
     # status subresource cannot change spec (the API server keeps the stored
@@ -60,6 +52,22 @@ def validate(request: AdmissionRequest) -> AdmissionResponse:
     if errors:
         return responses.invalid(request.uid, _name(request, pool), errors, warnings)
     return responses.allowed(request.uid, warnings)
+
+
+def _without_a_pool(request: AdmissionRequest) -> AdmissionResponse | None:
+    """The answer to a review that is settled before any pool is looked at.
+
+    None when the review is a CREATE or UPDATE of an InferencePool whose
+    ``object`` is a JSON object: the case both endpoints go on to decide.
+    """
+    misdirected = _misdirected(request)
+    if misdirected is not None:
+        return misdirected
+    if request.operation not in ("CREATE", "UPDATE"):
+        return responses.allowed(request.uid)
+    if not isinstance(request.object, dict):
+        return _not_an_object(request.uid, request.object)
+    return None
 
 
 def _misdirected(request: AdmissionRequest) -> AdmissionResponse | None:
