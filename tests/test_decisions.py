@@ -6,7 +6,7 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from tests.pools import PENDING_STATUS, body, condition, extension_ref, parent, pool, review
+from tests.pools import PENDING_STATUS, body, extension_ref, parent, pool, review
 from webhook.review import Endpoint, decide, encode, parse_review
 
 UID = "e911857d-c318-11e8-bbad-025000000001"
