@@ -17,22 +17,26 @@ encode the answer once, with nothing per request that start-up could do.
 
 import asyncio
 import contextlib
+import functools
+import gc
 import json
 import logging
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Final
+from urllib.parse import unquote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from webhook import logs, responses
 from webhook.admission import AdmissionResponse, AdmissionReview
 from webhook.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from webhook.metrics import Metrics, Outcome
+from webhook.metrics import ENDPOINTS, Metrics, Outcome
 from webhook.review import Endpoint, MalformedReviewError, decide, encode, parse_review
 from webhook.settings import Settings
 from webhook.tls import CertificateStore
@@ -40,11 +44,14 @@ from webhook.tls import CertificateStore
 logger = logging.getLogger(__name__)
 
 JSON: Final = "application/json"
-_CLOSE: Final = {"Connection": "close"}
+_JSON_BYTES: Final = JSON.encode()
+
+RawHeaders = list[tuple[bytes, bytes]]
 
 # Go's time.Duration text, which kube-apiserver uses for ``?timeout=`` (``10s``).
 _DURATION = re.compile(r"(?:(\d+(?:\.\d*)?)(h|ms|m|s|us|µs|ns))+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?)(h|ms|m|s|us|µs|ns)")
+_TIMEOUT_PARAM = re.compile(rb"(?:^|&)timeout=([^&]*)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
@@ -58,114 +65,189 @@ class RequestProblem(Exception):
         self.unread_body = unread_body
 
 
-def problem_response(code: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+def problem_body(code: int, message: str) -> bytes:
     """The JSON body of the HTTP error channel."""
-    body = json.dumps({"code": code, "message": message}).encode()
-    return Response(body, status_code=code, media_type=JSON, headers=headers)
+    return json.dumps({"code": code, "message": message}).encode()
 
 
-class ReviewHandler:
-    """Answers POST /mutate and POST /validate."""
+def problem_response(code: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """An HTTP error for the routes that go through FastAPI."""
+    return Response(problem_body(code, message), status_code=code, media_type=JSON, headers=headers)
 
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+
+def _json_headers(length: int) -> RawHeaders:
+    return [(b"content-type", _JSON_BYTES), (b"content-length", str(length).encode())]
+
+
+class ReviewEndpoint:
+    """POST /mutate or POST /validate: a bare ASGI app under FastAPI's router.
+
+    The router still matches the path and answers wrong methods; from there
+    on the review skips the framework's request and response objects, which
+    cost more than deciding a typical review.
+    """
+
+    def __init__(self, endpoint: Endpoint, settings: Settings, metrics: Metrics) -> None:
+        self.endpoint: Endpoint = endpoint
         self.max_body_bytes = settings.max_body_bytes
         self.read_timeout = settings.read_timeout
         self.metrics = metrics
 
-    async def mutate(self, request: Request) -> Response:
-        return await self._answer(request, "mutate")
-
-    async def validate(self, request: Request) -> Response:
-        return await self._answer(request, "validate")
-
-    async def _answer(self, request: Request, endpoint: Endpoint) -> Response:
-        self.metrics.in_flight.inc()
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.metrics.in_flight += 1
         try:
             try:
-                body = await self._read(request)
-                review = parse_review(body)
-            except MalformedReviewError as exc:
-                self.metrics.rejected(400)
-                return problem_response(400, str(exc))
-            except RequestProblem as exc:
-                self.metrics.rejected(exc.code)
-                # The rest of an unread body would still be on its way: close
-                # rather than receive it only to throw it away.
-                headers = _CLOSE if exc.unread_body else None
-                return problem_response(exc.code, exc.message, headers)
-
-            started = time.perf_counter()
-            decision = self._decide(review.request.uid, review, endpoint)
-            encoded = encode(decision)
-            seconds = time.perf_counter() - started
-
-            outcome = _outcome(decision)
-            self.metrics.review(endpoint, review.request.operation, outcome, seconds)
-            logs.review(endpoint, review.request, decision, seconds)
-            return Response(encoded, media_type=JSON)
+                status, headers, body = await self._answer(scope, receive)
+            except Exception:
+                # A failure outside deciding (which has its own answer): the
+                # JSON error channel, no traceback to the client.
+                logger.exception("request to /%s failed unexpectedly", self.endpoint)
+                status, headers, body = self._problem(
+                    500, "internal error in the InferencePool webhook"
+                )
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
         finally:
-            self.metrics.in_flight.dec()
+            self.metrics.in_flight -= 1
 
-    def _decide(self, uid: str, review: AdmissionReview, endpoint: Endpoint) -> AdmissionResponse:
+    async def _answer(self, scope: Scope, receive: Receive) -> tuple[int, RawHeaders, bytes]:
         try:
-            decision = decide(review, endpoint)
+            body = await self._read(scope, receive)
+            review = parse_review(body)
+        except MalformedReviewError as exc:
+            return self._problem(400, str(exc))
+        except RequestProblem as exc:
+            # The rest of an unread body would still be on its way: close
+            # rather than receive it only to throw it away.
+            return self._problem(exc.code, exc.message, close=exc.unread_body)
+
+        started = time.perf_counter()
+        decision = self._decide(review)
+        encoded = encode(decision)
+        seconds = time.perf_counter() - started
+
+        self.metrics.review(self.endpoint, review.request.operation, _outcome(decision), seconds)
+        logs.review(self.endpoint, review.request, decision, seconds)
+        return 200, _json_headers(len(encoded)), encoded
+
+    def _decide(self, review: AdmissionReview) -> AdmissionResponse:
+        uid = review.request.uid
+        try:
+            decision = decide(review, self.endpoint)
             if decision.uid != uid:
                 raise RuntimeError("the decision answers a different uid")
         except Exception:
             # The uid and the exception, never the object: it may be large and
             # it is the user's data.
             logger.exception(
-                "review %s on /%s failed unexpectedly; denied with code 500", uid, endpoint
+                "review %s on /%s failed unexpectedly; denied with code 500", uid, self.endpoint
             )
             self.metrics.unexpected_errors.inc()
             return responses.errored(uid)
         return decision
 
-    async def _read(self, request: Request) -> bytes:
+    async def _read(self, scope: Scope, receive: Receive) -> bytes:
         """The body, checked for type and size before it is read whole."""
-        content_type = request.headers.get("content-type", "")
-        if content_type.partition(";")[0].strip().lower() != JSON:
-            received = content_type or "no content type"
+        content_type = b""
+        declared: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                declared = value
+        if content_type.partition(b";")[0].strip().lower() != _JSON_BYTES:
+            received = content_type.decode("latin-1") or "no content type"
             raise RequestProblem(415, f"{received} is not supported: expected {JSON}")
-
-        declared = request.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
-                raise RequestProblem(400, f"Content-Length {declared!r} is not a number of bytes")
+                raise RequestProblem(
+                    400, f"Content-Length {declared.decode('latin-1')!r} is not a number of bytes"
+                )
             if int(declared) > self.max_body_bytes:
-                raise RequestProblem(413, self._too_large(f"{declared} bytes"), unread_body=True)
+                too_large = self._too_large(f"{int(declared)} bytes")
+                raise RequestProblem(413, too_large, unread_body=True)
 
         deadline = self.read_timeout
-        if request.scope["query_string"]:
-            deadline = min(deadline, _timeout(request.query_params.get("timeout")))
+        query: bytes = scope["query_string"]
+        if query:
+            deadline = min(deadline, _timeout(query))
 
         chunks: list[bytes] = []
         size = 0
+        more = True
         try:
             async with asyncio.timeout(deadline):
-                async for chunk in request.stream():
+                while more:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise RequestProblem(
+                            400, "client disconnected before sending the whole body"
+                        )
+                    chunk = message.get("body", b"")
+                    more = message.get("more_body", False)
                     size += len(chunk)
                     if size > self.max_body_bytes:
                         too_large = self._too_large(f"over {self.max_body_bytes} bytes")
                         raise RequestProblem(413, too_large, unread_body=True)
                     chunks.append(chunk)
         except TimeoutError:
-            message = f"body not received within {deadline:g}s"
-            raise RequestProblem(408, message, unread_body=True) from None
-        except ClientDisconnect:
-            raise RequestProblem(400, "client disconnected before sending the whole body") from None
+            late = f"body not received within {deadline:g}s"
+            raise RequestProblem(408, late, unread_body=True) from None
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _problem(
+        self, code: int, message: str, *, close: bool = False
+    ) -> tuple[int, RawHeaders, bytes]:
+        self.metrics.rejected(code)
+        body = problem_body(code, message)
+        headers = _json_headers(len(body))
+        if close:
+            headers.append((b"connection", b"close"))
+        return code, headers, body
 
     def _too_large(self, received: str) -> str:
         return f"body of {received} is over the limit of {self.max_body_bytes} bytes"
 
 
-def create_app(settings: Settings, certificates: CertificateStore, metrics: Metrics) -> FastAPI:
+class WebhookApp:
+    """The ASGI app served: reviews go straight to their endpoint, the rest to FastAPI.
+
+    A review passes through none of FastAPI's middleware (error pages,
+    telemetry, body limits, exit stacks), whose cost per request is about
+    that of deciding a small review; the review endpoint has its own error
+    handling and limits. Everything else, wrong methods on the review paths
+    included, is FastAPI's.
+    """
+
+    def __init__(self, api: FastAPI, reviews: dict[str, ReviewEndpoint]) -> None:
+        self.api = api
+        self.reviews = reviews
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """Every route served, the review routes included."""
+        return self.api.routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            review = self.reviews.get(scope["path"])
+            if review is not None:
+                await review(scope, receive, send)
+                return
+        await self.api(scope, receive, send)
+
+
+def create_app(settings: Settings, certificates: CertificateStore, metrics: Metrics) -> WebhookApp:
     """The ASGI app; watching the certificate files runs for as long as the app does."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         watcher = asyncio.create_task(certificates.watch(settings.reload_interval))
+        # Everything built so far lives as long as the process: moved out of
+        # the collector's reach, it is not scanned again by every full
+        # collection that the reviews' short-lived objects trigger.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -180,10 +262,14 @@ def create_app(settings: Settings, certificates: CertificateStore, metrics: Metr
         openapi_url=None,
         redirect_slashes=False,
         lifespan=lifespan,
+        # The webhook reports through its own Prometheus metrics; FastAPI's
+        # OpenTelemetry hooks would otherwise look for providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    handler = ReviewHandler(settings, metrics)
-    app.add_route("/mutate", handler.mutate, methods=["POST"], include_in_schema=False)
-    app.add_route("/validate", handler.validate, methods=["POST"], include_in_schema=False)
+    reviews = {f"/{e}": ReviewEndpoint(e, settings, metrics) for e in ENDPOINTS}
+    for path, review in reviews.items():
+        # Reached only by the methods WebhookApp does not take: FastAPI answers 405.
+        app.router.routes.append(Route(path, review, methods=["POST"]))
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -224,7 +310,7 @@ def create_app(settings: Settings, certificates: CertificateStore, metrics: Metr
         metrics.rejected(500)
         return problem_response(500, "internal error in the InferencePool webhook")
 
-    return app
+    return WebhookApp(app, reviews)
 
 
 def _outcome(decision: AdmissionResponse) -> Outcome:
@@ -235,10 +321,16 @@ def _outcome(decision: AdmissionResponse) -> Outcome:
     return "denied"
 
 
-def _timeout(value: str | None) -> float:
-    """Seconds in a ``?timeout=`` value such as ``10s``; kube-apiserver sends one per call."""
-    if value is None:
+@functools.lru_cache(maxsize=64)
+def _timeout(query: bytes) -> float:
+    """Seconds in the ``?timeout=`` of a query such as ``timeout=10s``; infinite without one.
+
+    Cached: kube-apiserver sends the same few values again and again.
+    """
+    match = _TIMEOUT_PARAM.search(query)
+    if match is None:
         return float("inf")
+    value = unquote(match.group(1).decode("latin-1"))
     if not _DURATION.fullmatch(value):
         raise RequestProblem(
             400, f"timeout {value!r} is not a duration: expected a value such as 10s"
