@@ -22,6 +22,7 @@ from uvicorn.supervisors import Multiprocess
 
 from webhook import logs
 from webhook.app import create_app
+from webhook.connection import BoundedHttpProtocol
 from webhook.metrics import Metrics
 from webhook.settings import Settings
 from webhook.tls import CertificateStore
@@ -34,6 +35,9 @@ class WebhookConfig(uvicorn.Config):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Read by each connection: the head of a request, like its body, has
+        # read_timeout to arrive.
+        self.head_timeout = settings.read_timeout
         super().__init__(
             # Replaced by load_app(); uvicorn requires a value here.
             app="webhook.app:create_app",
@@ -41,7 +45,8 @@ class WebhookConfig(uvicorn.Config):
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
-            http="httptools",
+            # httptools, with the request head bounded in time and size.
+            http=BoundedHttpProtocol,
             lifespan="on",
             ssl_context_factory=_listener_context,
             log_config=logs.config(settings.log_format, settings.log_level),
