@@ -1,21 +1,20 @@
 """The floor for the webhook's throughput: a bare ASGI app on the same uvicorn and TLS.
 
-It reads the body and answers one constant AdmissionReview, with uvicorn set
-up as ``serve`` sets it up (httptools, no access log, the certificate store's
-listener context), so the difference to the webhook is the webhook's own work.
+It reads the body and answers one constant AdmissionReview. The server around
+it is the webhook's own (:class:`webhook.server.WebhookConfig` and
+``WebhookServer``: the same HTTP protocol, limits, logging and listener
+context), so the difference to the webhook is the webhook's own work.
 
     python -m benchmarks.floor --port 9444 --cert-dir certs
 """
 
 import argparse
-import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
-from webhook.tls import CertificateStore
+from webhook.server import WebhookConfig, WebhookServer
+from webhook.settings import Settings
 
 ANSWER = (
     b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",'
@@ -25,6 +24,13 @@ HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(A
 
 
 async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            kind = message["type"].removeprefix("lifespan.")
+            await send({"type": f"lifespan.{kind}.complete"})
+            if kind == "shutdown":
+                return
     more = True
     while more:
         message = await receive()
@@ -33,29 +39,20 @@ async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable
     await send({"type": "http.response.body", "body": ANSWER})
 
 
+class FloorConfig(WebhookConfig):
+    """The webhook's server configuration, serving the constant app instead."""
+
+    def load_app(self) -> Callable[[], Any]:
+        return lambda: app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.floor")
     parser.add_argument("--port", type=int, default=9444)
     parser.add_argument("--cert-dir", type=Path, default=Path("certs"))
     args = parser.parse_args()
-    store = CertificateStore(args.cert_dir / "tls.crt", args.cert_dir / "tls.key")
-
-    def context(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
-        return store.load()
-
-    uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=args.port,
-            http="httptools",
-            lifespan="off",
-            access_log=False,
-            server_header=False,
-            log_level="warning",
-            ssl_context_factory=context,
-        )
-    ).run()
+    settings = Settings(port=args.port, cert_dir=args.cert_dir, log_level="warning")
+    WebhookServer(FloorConfig(settings)).run()
 
 
 if __name__ == "__main__":
