@@ -11,14 +11,13 @@ from webhook import responses
 from webhook.admission import AdmissionRequest, AdmissionResponse
 from webhook.defaulting import default_pool
 from webhook.ratchet import ratchet
+from webhook.schema import POOL_API_VERSION, POOL_GROUP, POOL_KIND, POOL_RESOURCE, POOL_VERSION
 from webhook.validation import validate_spec, validate_status
 from webhook.warnings import spec_warnings, status_warnings
 
-GROUP = "inference.networking.k8s.io"
-VERSION = "v1"
-KIND = "InferencePool"
-RESOURCE = "inferencepools"
 SUBRESOURCES = ("", "status")
+_KIND = (POOL_GROUP, POOL_VERSION, POOL_KIND)
+_RESOURCE = (POOL_GROUP, POOL_VERSION, POOL_RESOURCE)
 
 
 def mutate(request: AdmissionRequest) -> AdmissionResponse:
@@ -72,28 +71,26 @@ def _without_a_pool(request: AdmissionRequest) -> AdmissionResponse | None:
 
 def _misdirected(request: AdmissionRequest) -> AdmissionResponse | None:
     kind, resource = request.kind, request.resource
-    if kind is not None and (kind.group, kind.version, kind.kind) != (GROUP, VERSION, KIND):
+    if kind is not None and (kind.group, kind.version, kind.kind) != _KIND:
         what = f"{kind.group or 'core'}/{kind.version} {kind.kind}"
-    elif resource is not None and (resource.group, resource.version, resource.resource) != (
-        GROUP,
-        VERSION,
-        RESOURCE,
+    elif (
+        resource is not None and (resource.group, resource.version, resource.resource) != _RESOURCE
     ):
         what = f"{resource.group or 'core'}/{resource.version} {resource.resource}"
     elif request.subResource not in SUBRESOURCES:
-        what = f"subresource {request.subResource!r} of {RESOURCE}"
+        what = f"subresource {request.subResource!r} of {POOL_RESOURCE}"
     else:
         return None
     return responses.bad_request(
         request.uid,
-        f"this webhook admits {GROUP}/{VERSION} {KIND} and its status only, not {what}:"
+        f"this webhook admits {POOL_API_VERSION} {POOL_KIND} and its status only, not {what}:"
         " check the rules of the webhook configuration",
     )
 
 
 def _not_an_object(uid: str, value: Any) -> AdmissionResponse:
     shown = "null" if value is None else type(value).__name__
-    return responses.bad_request(uid, f"request.object must be an {KIND} object, not {shown}")
+    return responses.bad_request(uid, f"request.object must be an {POOL_KIND} object, not {shown}")
 
 
 def _name(request: AdmissionRequest, pool: dict[str, Any]) -> str:

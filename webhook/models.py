@@ -139,8 +139,8 @@ class InferencePoolStatus(_Model):
 
 
 class InferencePool(_Model):
-    apiVersion: str | None = "inference.networking.k8s.io/v1"
-    kind: str | None = "InferencePool"
+    apiVersion: str | None = schema.POOL_API_VERSION
+    kind: str | None = schema.POOL_KIND
     metadata: dict[str, Any] = Field(default_factory=dict)
     spec: InferencePoolSpec | None = None
     status: InferencePoolStatus | None = None

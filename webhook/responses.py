@@ -13,9 +13,7 @@ import orjson
 
 from webhook.admission import AdmissionResponse, Status, StatusCause, StatusDetails
 from webhook.field import FieldError
-
-GROUP = "inference.networking.k8s.io"
-KIND = "InferencePool"
+from webhook.schema import POOL_GROUP, POOL_KIND
 
 # A denial lists every problem, but a hostile object can carry tens of
 # thousands of them; past this many the rest are counted, not listed, so the
@@ -70,8 +68,8 @@ def invalid(
     status = Status(
         code=422,
         reason="Invalid",
-        message=f'{KIND}.{GROUP} "{name}" is invalid: {summary}',
-        details=StatusDetails(name=name, group=GROUP, kind=KIND, causes=causes),
+        message=f'{POOL_KIND}.{POOL_GROUP} "{name}" is invalid: {summary}',
+        details=StatusDetails(name=name, group=POOL_GROUP, kind=POOL_KIND, causes=causes),
     )
     return AdmissionResponse(
         uid=uid, allowed=False, status=status, warnings=bounded_warnings(warnings)

@@ -15,6 +15,13 @@ from typing import Any, Final
 
 from webhook.names import DNS_SUBDOMAIN, QUALIFIED_NAME_PART, qualified_name_problems
 
+# The resource these rules are for.
+POOL_GROUP: Final = "inference.networking.k8s.io"
+POOL_VERSION: Final = "v1"
+POOL_API_VERSION: Final = f"{POOL_GROUP}/{POOL_VERSION}"
+POOL_KIND: Final = "InferencePool"
+POOL_RESOURCE: Final = "inferencepools"
+
 # Marks a property without a default (None is a real default for nobody here,
 # but a sentinel keeps "no default" from ever meaning "default to null").
 NO_DEFAULT: Final[Any] = object()

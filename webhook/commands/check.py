@@ -18,12 +18,11 @@ import yaml
 
 from webhook.defaulting import default_pool
 from webhook.manifests import UnreadableManifestError, expand, read_documents
+from webhook.schema import POOL_API_VERSION, POOL_GROUP, POOL_KIND
 from webhook.validation import validate_pool
 from webhook.warnings import pool_warnings
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
-API_GROUP = "inference.networking.k8s.io"
-CHECKED_API_VERSION = f"{API_GROUP}/v1"
 
 
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
@@ -95,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
 def check_document(source: str, index: int, obj: dict[str, Any], output: str) -> PoolResult | None:
     """The verdict on one document; None when it is not an InferencePool."""
     api_version = obj.get("apiVersion")
-    if obj.get("kind") != "InferencePool" or not (
-        isinstance(api_version, str) and api_version.startswith(f"{API_GROUP}/")
+    if obj.get("kind") != POOL_KIND or not (
+        isinstance(api_version, str) and api_version.startswith(f"{POOL_GROUP}/")
     ):
         return None
     metadata = obj.get("metadata")
@@ -107,8 +106,8 @@ def check_document(source: str, index: int, obj: dict[str, Any], output: str) ->
         str(metadata.get("namespace") or ""),
         str(metadata.get("name") or metadata.get("generateName") or "<unnamed>"),
     )
-    if api_version != CHECKED_API_VERSION:
-        result.warnings.append(f"{api_version} is not checked: only {CHECKED_API_VERSION} is")
+    if api_version != POOL_API_VERSION:
+        result.warnings.append(f"{api_version} is not checked: only {POOL_API_VERSION} is")
         return result
     result.errors = [
         {"type": e.type.cause, "field": e.field, "message": e.message} for e in validate_pool(obj)
