@@ -6,14 +6,24 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean lock
 
-$(STAMP): pyproject.toml
+# Every package, setuptools included, at the exact version and sha256 of the
+# lock file; then the project itself, which brings nothing more.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# After a change to the dependencies in pyproject.toml: resolve and hash anew.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--extra test --all-build-deps --no-emit-index-url --no-emit-find-links \
+		--output-file $(LOCK) pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/inferencepool-webhook serve
