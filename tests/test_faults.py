@@ -333,6 +333,8 @@ def test_a_killed_worker_is_replaced_while_the_other_keeps_serving(tmp_path: Pat
     # client reconnects and is answered by the surviving or the new worker.
     assert len(lost) <= load.keep_alive_clients + 1, lost
     assert load.failures(since=killed_at + 0.5) == []
-    assert replaced_after < 5
+    # The supervisor looks every 0.5 s and pings each live worker on the way
+    # (up to 5 s each): typically 0.5 s, bounded by 0.5 + 5 s with two workers.
+    assert replaced_after < 6, log
     assert workers[0] not in replaced and workers[1] in replaced
     assert f"Child process [{workers[0]}] died" in log
