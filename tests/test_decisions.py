@@ -6,7 +6,7 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from tests.pools import PENDING_STATUS, body, extension_ref, parent, pool, review
+from tests.pools import PENDING_STATUS, body, condition, extension_ref, parent, pool, review
 from webhook.review import Endpoint, decide, encode, parse_review
 
 UID = "e911857d-c318-11e8-bbad-025000000001"
@@ -193,6 +193,34 @@ def test_ratcheting_compares_values_strictly() -> None:
     assert not answer(review(new, "UPDATE", old=old), "validate")["response"]["allowed"]
 
 
+def test_an_update_that_makes_two_condition_types_equal_is_denied() -> None:
+    old = pool()
+    old["status"] = {"parent": [parent()]}
+    old["status"]["parent"][0]["conditions"] = [
+        condition(type="Accepted"),
+        condition(type="ResolvedRefs"),
+    ]
+    # The duplicate is reported at conditions[1].type, whose value the update
+    # keeps; it is the changed neighbour that makes it a duplicate.
+    new = copy.deepcopy(old)
+    new["status"]["parent"][0]["conditions"][0]["type"] = "ResolvedRefs"
+    result = answer(review(new, "UPDATE", old=old, sub_resource="status"), "validate")
+    assert result == denied(
+        invalid_status(
+            "pool",
+            [
+                (
+                    "FieldValueDuplicate",
+                    "status.parent[0].conditions[1].type",
+                    'Duplicate value: "ResolvedRefs"',
+                )
+            ],
+        )
+    )
+    # A duplicate already stored in a list the update leaves alone is kept.
+    assert answer(review(new, "UPDATE", old=new, sub_resource="status"), "validate") == allowed()
+
+
 def test_a_required_field_missing_before_and_after_does_not_block_an_update() -> None:
     old = pool(extensionRef={"kind": "Service"})
     new = pool(extensionRef={"kind": "Service"}, targetPortNumber=9000)
@@ -310,6 +338,12 @@ def test_warnings_come_with_an_allowed_pool() -> None:
             'unknown field "spec.extra"',
         ]
     )
+
+
+def test_a_top_level_field_the_schema_does_not_know_is_warned_about() -> None:
+    obj = pool()
+    obj["sepc"] = {"targetPortNumber": 1}
+    assert answer(review(obj), "validate") == allowed(warnings=['unknown field "sepc"'])
 
 
 def test_a_pool_without_spec_is_allowed_with_a_warning() -> None:

@@ -71,6 +71,11 @@ def test_bad_qualified_names_are_explained_in_the_api_servers_words(
         "2026-12-03T19:17:03.123456789Z",
         "2026-12-03T19:17:03+05:30",
         "2024-02-29T23:59:59-08:00",
+        # Any number of fraction digits, as RFC 3339 and Go's parser allow.
+        "2026-12-03T19:17:03.1234567891Z",
+        # Year 0 exists in RFC 3339 and is a leap year there.
+        "0000-01-01T00:00:00Z",
+        "0000-02-29T00:00:00Z",
     ],
 )
 def test_rfc3339_date_times_are_accepted(value: str) -> None:
@@ -94,6 +99,11 @@ def test_rfc3339_date_times_are_accepted(value: str) -> None:
         "2026-12-03T19:17:03.Z",
         "2026-12-03T19:17:03Z\n",
         "yesterday",
+        "0001-02-29T00:00:00Z",
+        # Digits of other scripts: fullwidth, Arabic-Indic.
+        "\uff12\uff10\uff12\uff16-12-03T19:17:03Z",
+        "2026-12-03T19:17:\u0660\u0663Z",
+        "2026-12-03T19:17:03+\u0660\u0665:30",
     ],
 )
 def test_other_time_strings_are_not_rfc3339(value: str) -> None:

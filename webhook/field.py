@@ -162,8 +162,10 @@ def not_supported(path: Path, value: Any, supported: tuple[str, ...]) -> FieldEr
     return FieldError(ErrorType.NOT_SUPPORTED, path, value, f"supported values: {listed}")
 
 
-def duplicate(path: Path, value: Any) -> FieldError:
-    return FieldError(ErrorType.DUPLICATE, path, value)
+def duplicate(path: Path, value: Any, within: Path) -> FieldError:
+    # A duplicate is a property of the whole list it is in: an update that
+    # keeps the item but changes its neighbours can be what creates it.
+    return FieldError(ErrorType.DUPLICATE, path, value, subject=within)
 
 
 def too_long(path: Path, limit: int) -> FieldError:

@@ -61,11 +61,14 @@ def qualified_name_problems(value: str) -> list[str]:
     return problems
 
 
-# RFC 3339 as Go's time.RFC3339 parses it: a 'T', seconds required, optional
-# fraction, and 'Z' or a numeric offset. Ranges are checked by datetime.
+# RFC 3339 as the API server's "date-time" format reads it: a 'T', seconds
+# required, a fraction of any length, and 'Z' or a numeric offset (either
+# letter in either case). Digits are ASCII only: Python's \d would also take
+# other scripts' digits, which no Kubernetes client writes or parses. Ranges
+# are checked by datetime.
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
 ).fullmatch
 
 
@@ -76,11 +79,14 @@ def is_rfc3339(value: str) -> bool:
     if match is None:
         return False
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    # Year 0 is valid RFC 3339 but not a Python date; 2000 has the same leap
+    # day, so it stands in for the calendar check.
+    year = year or 2000
     try:
-        if match.group(9) is None:
+        if match.group(8) is None:
             tz = UTC
         else:
-            offset_hours, offset_minutes = int(match.group(10)), int(match.group(11))
+            offset_hours, offset_minutes = int(match.group(9)), int(match.group(10))
             if offset_hours > 23 or offset_minutes > 59:
                 return False
             tz = timezone(timedelta(hours=offset_hours, minutes=offset_minutes))

@@ -140,7 +140,8 @@ def _array_checker(rule: Array) -> Checker:
                 key = item.get(unique_by)
                 if isinstance(key, str):
                     if key in seen:
-                        errors.append(field.duplicate((*_flat(loc), index, unique_by), key))
+                        where = _flat(loc)
+                        errors.append(field.duplicate((*where, index, unique_by), key, where))
                     seen.add(key)
 
     return check
