@@ -241,6 +241,10 @@ def test_an_expired_replacement_is_refused_and_the_valid_pair_stays(tmp_path: Pa
     store.load()
     before = store.current
     write_pair(tmp_path, days=-1)
+    # Seen once, the files might be mid-rotation; seen again unchanged, they
+    # are a failed reload.
+    assert store.reload() is False
+    assert (store.current, store.reloads, store.reload_failures) == (before, 0, 0)
     assert store.reload() is False
     assert (store.current, store.reloads, store.reload_failures, store.ready()) == (
         before,
@@ -251,6 +255,27 @@ def test_an_expired_replacement_is_refused_and_the_valid_pair_stays(tmp_path: Pa
     # The same broken files are not counted again at every check.
     assert store.reload() is False
     assert store.reload_failures == 1
+
+
+def test_a_check_between_the_certificate_and_the_key_of_a_rotation_is_no_failure(
+    tmp_path: Path,
+) -> None:
+    write_pair(tmp_path / "old", days=10)
+    write_pair(tmp_path / "new", days=10)
+    for name in ("tls.crt", "tls.key"):
+        (tmp_path / name).write_bytes((tmp_path / "old" / name).read_bytes())
+    store = CertificateStore(tmp_path / "tls.crt", tmp_path / "tls.key")
+    store.load()
+    before = store.current
+
+    (tmp_path / "tls.crt").write_bytes((tmp_path / "new" / "tls.crt").read_bytes())
+    assert store.reload() is False
+    assert (store.current, store.reloads, store.reload_failures) == (before, 0, 0)
+
+    (tmp_path / "tls.key").write_bytes((tmp_path / "new" / "tls.key").read_bytes())
+    assert store.reload() is True
+    assert (store.reloads, store.reload_failures) == (1, 0)
+    assert store.current.context is not before.context
 
 
 def test_unchanged_files_are_not_reloaded(tmp_path: Path) -> None:

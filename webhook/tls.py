@@ -56,6 +56,8 @@ class CertificateStore:
         self.reloads = 0
         self.reload_failures = 0
         self._seen: bytes = b""
+        # Broken files seen once; counted as a failure if the next check sees them again.
+        self._suspect: bytes = b""
         self._pair: ServingPair | None = None
         self._listener: ssl.SSLContext | None = None
 
@@ -100,10 +102,7 @@ class CertificateStore:
         try:
             seen, cert_pem = self._fingerprint_files()
         except CertificateError as exc:
-            seen, cert_pem = str(exc).encode(), b""
-            if seen != self._seen:
-                self._seen = seen
-                self._failed(exc)
+            self._unusable(str(exc).encode(), exc)
             return False
         if seen == self._seen:
             return False
@@ -117,11 +116,11 @@ class CertificateStore:
             if self._fingerprint_files()[0] != seen:
                 return False
         except CertificateError as exc:
-            self._seen = seen
-            self._failed(exc)
+            self._unusable(seen, exc)
             return False
 
         self._seen = seen
+        self._suspect = b""
         self._pair = pair
         self.reloads += 1
         logger.info(
@@ -147,7 +146,17 @@ class CertificateStore:
         # pair's context is what makes a reload reach new connections.
         connection.context = self.current.context
 
-    def _failed(self, exc: Exception) -> None:
+    def _unusable(self, seen: bytes, exc: CertificateError) -> None:
+        # A rotation writes the certificate and the key one after the other
+        # (and a Secret's symlink can be swapped between the two reads), so one
+        # check can catch a new certificate beside the old key. Only files that
+        # are still broken, unchanged, at the next check are a failed reload.
+        if seen == self._seen:
+            return
+        if seen != self._suspect:
+            self._suspect = seen
+            return
+        self._seen = seen
         self.reload_failures += 1
         logger.error("certificate reload failed, keeping the previous certificate: %s", exc)
 
