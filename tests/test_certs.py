@@ -156,8 +156,22 @@ def test_force_replaces_the_whole_bundle(tmp_path: Path) -> None:
     [
         (["--service", "wh"], "--service and --namespace go together"),
         (["--namespace", "ns"], "--service and --namespace go together"),
-        (["--days", "0"], "--days 0: expected at least 1"),
+        (["--days", "0"], "--days 0: expected 1 to 36500"),
+        (["--days", "99999999"], "--days 99999999: expected 1 to 36500"),
         (["--ip", "localhost"], "--ip 'localhost': expected an IPv4 or IPv6 address"),
+        (["--dns", "a b"], "--dns 'a b': expected a lowercase DNS name such as wh.ns.svc"),
+        (
+            ["--dns", "\u00fc.example"],
+            "--dns '\u00fc.example': expected a lowercase DNS name such as wh.ns.svc",
+        ),
+        (
+            ["--service", "Web_Hook", "--namespace", "ns"],
+            "--service 'Web_Hook': expected a Service name (a lowercase DNS label)",
+        ),
+        (
+            ["--service", "wh", "--namespace", "a.b"],
+            "--namespace 'a.b': expected a namespace (a lowercase DNS label)",
+        ),
     ],
 )
 def test_inconsistent_flags_are_refused_with_exit_2(
@@ -179,3 +193,20 @@ def test_the_ca_signs_with_sha256_and_the_ip_sans_are_addresses(tmp_path: Path) 
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert names.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
     assert isinstance(ca.signature_hash_algorithm, hashes.SHA256)
+
+
+def test_a_wildcard_dns_name_is_accepted(tmp_path: Path) -> None:
+    make_certs(tmp_path, "--dns", "*.wh.ns.svc")
+    _, cert, _ = load(tmp_path)
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["*.wh.ns.svc"]
+
+
+def test_an_out_path_that_is_a_file_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    target = tmp_path / "afile"
+    target.write_text("")
+    result = run_certs("--out", str(target))
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"inferencepool-webhook certs: cannot write to {target}: [Errno 17] File exists: '{target}'\n",
+    )

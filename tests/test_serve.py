@@ -84,6 +84,19 @@ def test_a_lone_certificate_without_its_key_stops_serve_with_one_line(tmp_path: 
     assert "Traceback" not in result.stderr
 
 
+def test_a_cert_dir_where_nothing_can_be_written_stops_serve_with_one_line(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "certs").write_text("")
+    result = run_serve(tmp_path, "--port", str(free_port()))
+    assert result.returncode == 1
+    assert result.stderr.endswith(
+        "ERROR webhook.serve: cannot start: no certificate in certs and none can be created"
+        " there: [Errno 17] File exists: 'certs'\n"
+    ), result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -7,11 +7,20 @@ server mounts.
 
 import argparse
 import ipaddress
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from webhook import certs
+from webhook.names import DNS_SUBDOMAIN
+
+# A hundred years: past any sensible certificate, and well inside the dates
+# X.509 and Python can write.
+MAX_DAYS = 36500
+
+_DNS_NAME = re.compile(DNS_SUBDOMAIN).fullmatch
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?").fullmatch
 
 
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
@@ -38,8 +47,16 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
 def run(args: argparse.Namespace) -> int:
     if (args.service is None) != (args.namespace is None):
         return _usage("--service and --namespace go together")
-    if args.days < 1:
-        return _usage(f"--days {args.days}: expected at least 1")
+    if not 1 <= args.days <= MAX_DAYS:
+        return _usage(f"--days {args.days}: expected 1 to {MAX_DAYS}")
+    for flag, values, valid, expected in (
+        ("--dns", args.dns, _is_dns_name, "a lowercase DNS name such as wh.ns.svc"),
+        ("--service", [args.service], _is_label, "a Service name (a lowercase DNS label)"),
+        ("--namespace", [args.namespace], _is_label, "a namespace (a lowercase DNS label)"),
+    ):
+        for value in values:
+            if value is not None and not valid(value):
+                return _usage(f"{flag} {value!r}: expected {expected}")
     for address in args.ip:
         try:
             ipaddress.ip_address(address)
@@ -58,10 +75,23 @@ def run(args: argparse.Namespace) -> int:
     except certs.CertificateExistsError as exc:
         sys.stderr.write(f"inferencepool-webhook certs: {exc}\n")
         return 1
+    except OSError as exc:
+        sys.stderr.write(f"inferencepool-webhook certs: cannot write to {args.out}: {exc}\n")
+        return 1
     names = ", ".join([*dns, *ips])
     files = ", ".join(str(path) for path in written)
     sys.stdout.write(f"wrote {files} for {names}, valid {args.days} days\n")
     return 0
+
+
+def _is_dns_name(value: str) -> bool:
+    # A wildcard may stand for the leftmost label only, as in any certificate.
+    name = value.removeprefix("*.")
+    return len(value) <= 253 and _DNS_NAME(name) is not None
+
+
+def _is_label(value: str) -> bool:
+    return len(value) <= 63 and _DNS_LABEL(value) is not None
 
 
 def _usage(message: str) -> int:

@@ -59,7 +59,16 @@ def run(args: argparse.Namespace) -> int:
     logging.config.dictConfig(logs.config(settings.log_format, settings.log_level))
 
     if not certs.has_pair(settings.cert_dir):
-        _create_development_certificates(settings)
+        try:
+            _create_development_certificates(settings)
+        except OSError as exc:
+            # A read-only or missing mount in a Pod: say so, without a traceback.
+            logger.error(
+                "cannot start: no certificate in %s and none can be created there: %s",
+                settings.cert_dir,
+                exc,
+            )
+            return 1
 
     # Checked once here, so that a broken pair stops the server with one clear
     # line instead of a traceback from every worker.
