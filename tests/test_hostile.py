@@ -15,6 +15,7 @@ import json
 import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -891,3 +892,64 @@ def test_the_hostile_bodies_are_of_the_sizes_they_claim() -> None:
     assert sizes["a body just under the size limit"] == MAX_BODY_BYTES
     assert sizes["a 1 MB annotation"] > 1_000_000
     assert sizes["a body nested 100,000 levels deep"] == 100_000 * 6 + 1
+
+
+# --- a review that takes long to decide -----------------------------------------
+
+NAME_PART_RULE = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and"
+    " end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc',"
+    " regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+
+
+def test_a_review_full_of_mistakes_does_not_stall_health_checks(
+    server: RunningServer, context: ssl.SSLContext
+) -> None:
+    keys = 150_000
+    body = encoded(review(pool_change(selector={f"k{i}~": "v" for i in range(keys)})))
+    head = rawhttp.request_head("POST", "/validate?timeout=10s", len(body))
+    result: list[rawhttp.RawResponse] = []
+    sender = threading.Thread(target=lambda: result.append(send_raw(server, context, head + body)))
+
+    health_seconds: list[float] = []
+    with server.client() as client:
+        sender.start()
+        while sender.is_alive():
+            response, elapsed = timed(lambda: client.get("/healthz"))
+            assert response.status_code == 200
+            health_seconds.append(elapsed)
+            time.sleep(0.02)
+    sender.join()
+
+    causes = [
+        {
+            "reason": "FieldValueInvalid",
+            "type": "FieldValueInvalid",
+            "field": "spec.selector",
+            "message": f'Invalid value: "k{i}~": {NAME_PART_RULE}',
+        }
+        for i in range(100)
+    ]
+    texts = [f"spec.selector: {c['message']}" for c in causes]
+    message = ", ".join([*texts, f"and {keys - 100} more errors"])
+    status = {
+        "metadata": {},
+        "status": "Failure",
+        "code": 422,
+        "reason": "Invalid",
+        "message": f'InferencePool.inference.networking.k8s.io "{NAME}" is invalid: [{message}]',
+        "details": {
+            "name": NAME,
+            "group": "inference.networking.k8s.io",
+            "kind": "InferencePool",
+            "causes": causes,
+        },
+    }
+    assert (result[0].status, readable(result[0].body)) == (
+        200,
+        answer({"uid": UID, "allowed": False, "status": status}),
+    )
+    # Health checks were answered all along, each well within a probe's timeout.
+    assert len(health_seconds) >= 3, health_seconds
+    assert max(health_seconds) < 0.5, health_seconds

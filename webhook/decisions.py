@@ -10,7 +10,7 @@ from typing import Any
 from webhook import responses
 from webhook.admission import AdmissionRequest, AdmissionResponse
 from webhook.defaulting import default_pool
-from webhook.ratchet import ratchet
+from webhook.ratchet import ratchet, unchanged
 from webhook.schema import POOL_API_VERSION, POOL_GROUP, POOL_KIND, POOL_RESOURCE, POOL_VERSION
 from webhook.validation import validate_spec, validate_status
 from webhook.warnings import spec_warnings, status_warnings
@@ -41,13 +41,15 @@ def validate(request: AdmissionRequest) -> AdmissionResponse:
     # status subresource cannot change spec (the API server keeps the stored
     # part), so each is judged on the part it can change.
     if request.subResource == "status":
-        errors, warnings = validate_status(pool), status_warnings(pool)
+        part, check, warnings = "status", validate_status, status_warnings(pool)
     else:
-        errors, warnings = validate_spec(pool), spec_warnings(pool)
+        part, check, warnings = "spec", validate_spec, spec_warnings(pool)
 
     old = request.oldObject
-    if errors and request.operation == "UPDATE" and isinstance(old, dict):
-        errors = ratchet(errors, pool, old)
+    if request.operation == "UPDATE" and isinstance(old, dict):
+        errors = [] if unchanged(pool, old, part) else ratchet(check(pool), pool, old)
+    else:
+        errors = check(pool)
     if errors:
         return responses.invalid(request.uid, _name(request, pool), errors, warnings)
     return responses.allowed(request.uid, warnings)

@@ -37,6 +37,12 @@ _JSON_BYTES: Final = JSON.encode()
 
 RawHeaders = list[tuple[bytes, bytes]]
 
+# Bodies past this size are decided in a worker thread. A review of a few
+# kilobytes takes tens of microseconds, less than the hop to a thread; one of
+# several megabytes full of mistakes can take a second, and on the event loop
+# it would stall health checks and every other review for that long.
+OFF_LOOP_BYTES: Final = 256 * 1024
+
 # Go's time.Duration text, which kube-apiserver uses for ``?timeout=`` (``10s``).
 _DURATION = re.compile(r"(?:(\d+(?:\.\d*)?)(h|ms|m|s|us|µs|ns))+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?)(h|ms|m|s|us|µs|ns)")
@@ -97,13 +103,19 @@ class ReviewEndpoint:
     async def _answer(self, scope: Scope, receive: Receive) -> tuple[int, RawHeaders, bytes]:
         try:
             body = await self._read(scope, receive)
-            review = parse_review(body)
-        except MalformedReviewError as exc:
-            return self._problem(400, str(exc))
         except RequestProblem as exc:
             # The rest of an unread body would still be on its way: close
             # rather than receive it only to throw it away.
             return self._problem(exc.code, exc.message, close=exc.unread_body)
+        if len(body) > OFF_LOOP_BYTES:
+            return await asyncio.to_thread(self._review, body)
+        return self._review(body)
+
+    def _review(self, body: bytes) -> tuple[int, RawHeaders, bytes]:
+        try:
+            review = parse_review(body)
+        except MalformedReviewError as exc:
+            return self._problem(400, str(exc))
 
         started = time.perf_counter()
         decision = self._decide(review)
