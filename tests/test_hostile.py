@@ -828,7 +828,7 @@ def test_a_content_type_that_is_not_json_gets_415(
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_a_gzip_body_is_not_decoded_and_gets_400(
+def test_a_gzip_body_is_not_decoded_and_gets_415(
     server: RunningServer, context: ssl.SSLContext, endpoint: str
 ) -> None:
     import gzip  # noqa: PLC0415
@@ -837,9 +837,21 @@ def test_a_gzip_body_is_not_decoded_and_gets_400(
     head = head_with(endpoint, JSON_TYPE, "Content-Encoding: gzip", f"Content-Length: {len(body)}")
     response = send_raw(server, context, head + body)
     assert (response.status, json.loads(response.body)) == (
-        400,
-        not_json("str is not valid UTF-8: surrogates not allowed: line 1 column 1 (char 0)"),
+        415,
+        problem(415, "content encoding gzip is not supported: send the body uncompressed"),
     )
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_an_identity_content_encoding_is_accepted(
+    server: RunningServer, context: ssl.SSLContext, endpoint: str
+) -> None:
+    head = head_with(
+        endpoint, JSON_TYPE, "Content-Encoding: identity", f"Content-Length: {len(VALID_BODY)}"
+    )
+    response = send_raw(server, context, head + VALID_BODY)
+    expected = defaulted() if endpoint == "mutate" else allowed()
+    assert (response.status, readable(response.body)) == (200, expected)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)

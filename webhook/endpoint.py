@@ -145,15 +145,25 @@ class ReviewEndpoint:
     async def _read(self, scope: Scope, receive: Receive) -> bytes:
         """The body, checked for type and size before it is read whole."""
         content_type = b""
+        encoding = b""
         declared: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
             elif name == b"content-length":
                 declared = value
+            elif name == b"content-encoding":
+                encoding = value
         if content_type.partition(b";")[0].strip().lower() != _JSON_BYTES:
             received = content_type.decode("latin-1") or "no content type"
             raise RequestProblem(415, f"{received} is not supported: expected {JSON}")
+        # kube-apiserver sends reviews uncompressed; a compressed body is not
+        # decoded (that would let a small request expand into a huge one).
+        if encoding.strip().lower() not in (b"", b"identity"):
+            received = encoding.decode("latin-1")
+            raise RequestProblem(
+                415, f"content encoding {received} is not supported: send the body uncompressed"
+            )
         if declared is not None:
             if not declared.isdigit():
                 raise RequestProblem(
