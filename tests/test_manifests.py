@@ -698,3 +698,13 @@ def test_each_readme_flow_is_at_most_three_commands_and_installs_offline(
     for command in commands:
         applied += run_offline(command, tmp_path) or []
     assert (len(commands) <= 3, ca_sources(applied)) == (True, expected)
+
+
+def test_the_main_readme_gives_the_same_install_commands_as_the_guide() -> None:
+    text = (MANIFESTS.parent / "README.md").read_text()
+    section = text.split("\n## Installing in a cluster\n", 1)[1].split("\n## ", 1)[0]
+    blocks = [block.split("\n```", 1)[0] for block in section.split("```sh\n")[1:]]
+    assert [[shlex.split(line) for line in block.splitlines()] for block in blocks] == [
+        readme_flow("With cert-manager"),
+        readme_flow("Without cert-manager"),
+    ]
