@@ -1,4 +1,4 @@
-"""The closing-note figures: the webhook beside a bare ASGI floor, same uvicorn and TLS.
+"""Throughput beside a floor: the webhook and a bare ASGI app on the same uvicorn and TLS.
 
 Starts ``serve`` (one worker) and :mod:`benchmarks.floor` on loopback with
 the same certificates, then, alternating between the two so that both see
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from benchmarks.load import Result, Target, cpu_seconds, python_client, rss_mib, wrk_client
 
-FIXTURE = Path("/work/shared/fixtures/apiserver/create-apply.mutate.json")
+FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/apiserver/create-apply.mutate.json"
 
 
 def free_port() -> int:

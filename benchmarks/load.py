@@ -3,11 +3,11 @@
 Each connection sends the same review again and again, for a fixed duration
 or until a total number of requests, and every answer is checked for HTTP 200.
 Reports requests per second, latency percentiles, errors, and (given the
-server's pid) its resident memory at start and end. Used for the figures in
-the closing note and for soak runs::
+server's pid) its resident memory at start and end. Used for the published
+figures (RELIABILITY.md) and for soak runs::
 
     python -m benchmarks.load --port 9443 --ca certs/ca.crt \\
-        --body /work/shared/fixtures/apiserver/create-apply.mutate.json \\
+        --body ../shared/fixtures/apiserver/create-apply.mutate.json \\
         --connections 64 --duration 60 --pid "$(pgrep -f 'webhook serve' | head -1)"
 
 ``--client wrk`` drives the same load with wrk (C, one thread), which leaves

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import httpx
 
-FIXTURES = Path("/work/shared/fixtures/apiserver")
 REPO = Path(__file__).resolve().parents[2]
+# Captured kube-apiserver requests live beside the repository, not in it.
+FIXTURES = REPO.parent / "shared" / "fixtures" / "apiserver"
 SAMPLES = REPO / "samples"
 
 # What kube-apiserver sends with every review (captured alongside the fixtures).
