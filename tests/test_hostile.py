@@ -15,6 +15,7 @@ import json
 import select
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -965,3 +966,33 @@ def test_a_review_full_of_mistakes_does_not_stall_health_checks(
     # Health checks were answered all along, each well within a probe's timeout.
     assert len(health_seconds) >= 3, health_seconds
     assert max(health_seconds) < 0.5, health_seconds
+
+
+# --- connections reset by the client -------------------------------------------
+
+
+def resident_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def test_connections_reset_after_a_review_do_not_pile_up_in_memory(
+    server: RunningServer, context: ssl.SSLContext
+) -> None:
+    def reset_after_one_review() -> None:
+        with rawhttp.connect(server.port, context) as sock:
+            sock.sendall(rawhttp.request_head("POST", "/validate", len(VALID_BODY)) + VALID_BODY)
+            assert rawhttp.read_response(sock).status == 200
+            # Close with a reset, as a crashed or hostile client does.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    for _ in range(20):
+        reset_after_one_review()
+    before = resident_kib(server.process.pid)
+    for _ in range(200):
+        reset_after_one_review()
+    time.sleep(0.5)
+    grown = resident_kib(server.process.pid) - before
+    # Each connection's TLS layer holds a 256 KiB buffer: kept until the
+    # keep-alive time ran out, 200 resets would hold about 50 MiB.
+    assert grown < 10 * 1024, f"resident memory grew by {grown} KiB"
