@@ -2,6 +2,7 @@ import json
 import shlex
 import stat
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -72,28 +73,36 @@ def run_serve(
     )
 
 
-def test_a_lone_certificate_without_its_key_stops_serve_with_one_line(tmp_path: Path) -> None:
-    make_certs(tmp_path / "certs")
-    (tmp_path / "certs" / "tls.key").unlink()
-    result = run_serve(tmp_path, "--port", str(free_port()))
-    assert result.returncode == 1
-    assert result.stderr.endswith(
-        "ERROR webhook.serve: cannot start: certs/tls.crt and certs/tls.key cannot be served: "
-        "[Errno 2] No such file or directory\n"
-    ), result.stderr
-    assert "Traceback" not in result.stderr
+def a_lone_certificate(directory: Path) -> None:
+    make_certs(directory)
+    (directory / "tls.key").unlink()
 
 
-def test_a_cert_dir_where_nothing_can_be_written_stops_serve_with_one_line(
-    tmp_path: Path,
+def a_file(directory: Path) -> None:
+    directory.write_text("")
+
+
+@pytest.mark.parametrize(
+    ("make_cert_dir", "problem"),
+    [
+        (
+            a_lone_certificate,
+            "certs/tls.crt and certs/tls.key cannot be served: [Errno 2] No such file or directory",
+        ),
+        (
+            # Where nothing can be written, as a Pod whose Secret is not mounted.
+            a_file,
+            "no certificate in certs and none can be created there: [Errno 17] File exists: 'certs'",
+        ),
+    ],
+)
+def test_a_cert_dir_that_cannot_serve_stops_serve_with_one_line(
+    tmp_path: Path, make_cert_dir: Callable[[Path], None], problem: str
 ) -> None:
-    (tmp_path / "certs").write_text("")
+    make_cert_dir(tmp_path / "certs")
     result = run_serve(tmp_path, "--port", str(free_port()))
     assert result.returncode == 1
-    assert result.stderr.endswith(
-        "ERROR webhook.serve: cannot start: no certificate in certs and none can be created"
-        " there: [Errno 17] File exists: 'certs'\n"
-    ), result.stderr
+    assert result.stderr.endswith(f"ERROR webhook.serve: cannot start: {problem}\n"), result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -24,7 +24,7 @@ def unchanged(new: Mapping[str, Any], old: Mapping[str, Any], part: str) -> bool
     at all: one comparison instead of a lookup per problem, which is what keeps
     an unchanged pool with many stored mistakes cheap to update.
     """
-    return _changed((part,), new, old) is False
+    return not _changed((part,), new, old)
 
 
 def ratchet(
