@@ -383,11 +383,48 @@ def test_warnings_are_cut_to_what_the_api_server_keeps() -> None:
     assert warnings[0] == f'unknown field "spec.field{"x" * 300}0"'[:253] + "..."
 
 
-def test_a_denial_lists_at_most_100_causes_and_counts_the_rest() -> None:
-    obj = pool(selector={f"bad~{i}": "v" for i in range(150)})
+def test_a_denial_lists_at_most_2048_causes_and_counts_the_rest() -> None:
+    obj = pool(selector={f"bad~{i}": "v" for i in range(2100)})
     status = answer(review(obj), "validate")["response"]["status"]
-    assert len(status["details"]["causes"]) == 100
-    assert status["message"].endswith(", and 50 more errors]")
+    assert [c["message"].partition(": name part")[0] for c in status["details"]["causes"]] == [
+        f'Invalid value: "bad~{i}"' for i in range(2048)
+    ]
+    assert status["message"].endswith(", and 52 more errors]")
+
+
+def test_every_problem_of_a_full_status_is_listed() -> None:
+    bad_condition = {
+        "type": "-",
+        "status": "Maybe",
+        "observedGeneration": -1,
+        "lastTransitionTime": "yesterday",
+        "reason": "",
+        "message": "m" * 32769,
+    }
+    bad_ref = {"group": "G", "kind": "-", "name": "", "namespace": "N"}
+    obj = pool()
+    obj["status"] = {
+        "parent": [{"parentRef": bad_ref, "conditions": [bad_condition] * 8} for _ in range(32)]
+    }
+    causes = answer(review(obj, "UPDATE", old=pool(), sub_resource="status"), "validate")[
+        "response"
+    ]["status"]["details"]["causes"]
+    # 4 reference fields, 8 conditions of 6 fields, 7 duplicate types: 59 a parent.
+    assert len(causes) == 32 * 59
+    assert [c["field"] for c in causes[:12]] == [
+        "status.parent[0].parentRef.group",
+        "status.parent[0].parentRef.kind",
+        "status.parent[0].parentRef.name",
+        "status.parent[0].parentRef.namespace",
+        "status.parent[0].conditions[0].type",
+        "status.parent[0].conditions[0].status",
+        "status.parent[0].conditions[0].observedGeneration",
+        "status.parent[0].conditions[0].lastTransitionTime",
+        "status.parent[0].conditions[0].reason",
+        "status.parent[0].conditions[0].message",
+        "status.parent[0].conditions[1].type",
+        "status.parent[0].conditions[1].status",
+    ]
 
 
 def test_the_patch_applies_to_the_exact_object_received() -> None:

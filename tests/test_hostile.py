@@ -942,10 +942,10 @@ def test_a_review_full_of_mistakes_does_not_stall_health_checks(
             "field": "spec.selector",
             "message": f'Invalid value: "k{i}~": {NAME_PART_RULE}',
         }
-        for i in range(100)
+        for i in range(2048)
     ]
     texts = [f"spec.selector: {c['message']}" for c in causes]
-    message = ", ".join([*texts, f"and {keys - 100} more errors"])
+    message = ", ".join([*texts, f"and {keys - 2048} more errors"])
     status = {
         "metadata": {},
         "status": "Failure",

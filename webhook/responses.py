@@ -15,10 +15,13 @@ from webhook.admission import AdmissionResponse, Status, StatusCause, StatusDeta
 from webhook.field import FieldError
 from webhook.schema import POOL_GROUP, POOL_KIND
 
-# A denial lists every problem, but a hostile object can carry tens of
-# thousands of them; past this many the rest are counted, not listed, so the
-# response stays small enough for kube-apiserver and for a terminal.
-MAX_CAUSES = 100
+# A denial lists every problem, but a hostile object can carry hundreds of
+# thousands of them (a selector of bad keys has no size limit but the
+# request's); past this many the rest are counted, not listed, so the
+# response stays around a megabyte. The bound is above what any pool whose
+# lists keep their limits can have: 32 parents, each with 4 reference fields,
+# 8 conditions of 6 fields and 7 duplicate types, make 1,888 problems.
+MAX_CAUSES = 2048
 
 # kube-apiserver cuts each warning at 256 characters and drops warnings past
 # 4096 characters in all; cutting here keeps what is shown deliberate.
