@@ -84,6 +84,7 @@ def generate_certs(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
             SERVICE,
             "--namespace",
             NAMESPACE,
+            "--keep-ca",
             *extra,
         ],
         capture_output=True,

@@ -41,7 +41,7 @@ def test_without_names_the_certificate_is_for_the_loopback_names(tmp_path: Path)
     assert sans(cert) == (["localhost"], ["127.0.0.1", "::1"])
     assert result.stdout == (
         f"wrote {tmp_path}/ca.crt, {tmp_path}/tls.crt, {tmp_path}/tls.key "
-        "for localhost, 127.0.0.1, ::1, valid 365 days\n"
+        "for localhost, 127.0.0.1, ::1, valid 365 days, signed by a new CA\n"
     )
 
 
@@ -149,6 +149,65 @@ def test_force_replaces_the_whole_bundle(tmp_path: Path) -> None:
     cert.verify_directly_issued_by(ca)
     assert cert.public_key() == key.public_key()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ca.crt", "tls.crt", "tls.key"]
+
+
+def test_a_kept_ca_signs_the_next_certificate_and_stays_the_same(tmp_path: Path) -> None:
+    make_certs(tmp_path, "--keep-ca")
+    assert stat.S_IMODE((tmp_path / "ca.key").stat().st_mode) == 0o600
+    ca_key = serialization.load_pem_private_key((tmp_path / "ca.key").read_bytes(), None)
+    first_ca = (tmp_path / "ca.crt").read_bytes()
+    _, first_cert, first_key = load(tmp_path)
+
+    result = make_certs(tmp_path, "--keep-ca", "--force", "--dns", "other.example")
+    ca, cert, key = load(tmp_path)
+    assert (tmp_path / "ca.crt").read_bytes() == first_ca
+    assert ca.public_key() == ca_key.public_key()
+    cert.verify_directly_issued_by(ca)
+    assert (cert.serial_number != first_cert.serial_number, key != first_key) == (True, True)
+    assert sans(cert) == (["other.example"], [])
+    assert result.stdout == (
+        f"wrote {tmp_path}/ca.crt, {tmp_path}/tls.crt, {tmp_path}/tls.key, {tmp_path}/ca.key "
+        "for other.example, valid 365 days, signed by the CA kept there\n"
+    )
+
+
+def test_without_keep_ca_force_makes_a_new_ca_even_where_one_is_kept(tmp_path: Path) -> None:
+    make_certs(tmp_path, "--keep-ca")
+    first_ca = (tmp_path / "ca.crt").read_bytes()
+    make_certs(tmp_path, "--force")
+    assert (tmp_path / "ca.crt").read_bytes() != first_ca
+    ca, cert, _ = load(tmp_path)
+    cert.verify_directly_issued_by(ca)
+
+
+def test_a_kept_ca_that_would_expire_before_the_new_certificate_is_refused(
+    tmp_path: Path,
+) -> None:
+    make_certs(tmp_path, "--keep-ca", "--days", "30")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    ca = x509.load_pem_x509_certificate(before["ca.crt"])
+    # Made to be kept, the CA lives ten years whatever its first certificate does.
+    lifetime = ca.not_valid_after_utc - ca.not_valid_before_utc
+    assert lifetime == datetime.timedelta(days=3650, minutes=5)
+    result = run_certs("--out", str(tmp_path), "--keep-ca", "--force", "--days", "3651")
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"inferencepool-webhook certs: the CA kept in {tmp_path} expires on"
+        f" {ca.not_valid_after_utc.date()}, before a certificate of 3651 days would:"
+        " remove ca.key to make a new CA\n",
+    )
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_kept_ca_key_that_is_not_the_cas_is_refused(tmp_path: Path) -> None:
+    make_certs(tmp_path / "a", "--keep-ca")
+    make_certs(tmp_path / "b", "--keep-ca")
+    (tmp_path / "a" / "ca.key").write_bytes((tmp_path / "b" / "ca.key").read_bytes())
+    result = run_certs("--out", str(tmp_path / "a"), "--keep-ca", "--force")
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"inferencepool-webhook certs: {tmp_path}/a/ca.key is not the key of {tmp_path}/a/ca.crt\n",
+    )
 
 
 @pytest.mark.parametrize(

@@ -708,3 +708,32 @@ def test_the_main_readme_gives_the_same_install_commands_as_the_guide() -> None:
         readme_flow("With cert-manager"),
         readme_flow("Without cert-manager"),
     ]
+
+
+def test_rotating_as_the_guide_says_keeps_the_ca_bundle_and_replaces_the_pair(
+    tmp_path: Path,
+) -> None:
+    overlay = copy_tree(tmp_path) / SELF_SIGNED
+    commands = readme_flow("Without cert-manager")
+    for command in commands:
+        run_offline(command, tmp_path)
+    [certs_command] = [c for c in commands if c[:2] == ["inferencepool-webhook", "certs"]]
+
+    def installed() -> tuple[list[str], dict[str, str]]:
+        objects = render(overlay)
+        bundles = [
+            w["clientConfig"]["caBundle"]
+            for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+            for w in one(objects, kind)["webhooks"]
+        ]
+        return bundles, one(objects, "Secret", TLS_SECRET)["data"]
+
+    bundles, secret = installed()
+    run_offline([*certs_command, "--force"], tmp_path)
+    rotated_bundles, rotated_secret = installed()
+
+    assert rotated_bundles == bundles
+    assert sorted(rotated_secret) == ["ca.crt", "tls.crt", "tls.key"]
+    assert rotated_secret["ca.crt"] == secret["ca.crt"]
+    assert (rotated_secret["tls.crt"] != secret["tls.crt"]) is True
+    assert (rotated_secret["tls.key"] != secret["tls.key"]) is True

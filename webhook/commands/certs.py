@@ -41,6 +41,12 @@ def register(commands: "argparse._SubParsersAction[Any]") -> None:
     parser.add_argument("--namespace", metavar="NS", help="namespace of --service")
     parser.add_argument("--days", type=int, default=365, metavar="N", help="validity (default 365)")
     parser.add_argument("--force", action="store_true", help="replace existing files")
+    parser.add_argument(
+        "--keep-ca",
+        action="store_true",
+        help="also write the CA's key (ca.key, mode 0600); with --force, a CA kept in DIR "
+        "signs the new certificate, so that what trusts the CA goes on trusting it",
+    )
     parser.set_defaults(run=run)
 
 
@@ -70,8 +76,15 @@ def run(args: argparse.Namespace) -> int:
     if not dns and not ips:
         dns, ips = list(certs.DEFAULT_DNS), list(certs.DEFAULT_IPS)
 
+    kept = args.keep_ca and args.force and (args.out / certs.CA_KEY_FILE).exists()
     try:
-        written = certs.write(certs.issue(dns, ips, args.days), args.out, force=args.force)
+        ca = certs.load_authority(args.out, args.days) if kept else None
+    except certs.AuthorityError as exc:
+        sys.stderr.write(f"inferencepool-webhook certs: {exc}\n")
+        return 1
+    bundle = certs.issue(dns, ips, args.days, ca, keep_ca_key=args.keep_ca)
+    try:
+        written = certs.write(bundle, args.out, force=args.force)
     except certs.CertificateExistsError as exc:
         sys.stderr.write(f"inferencepool-webhook certs: {exc}\n")
         return 1
@@ -80,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     names = ", ".join([*dns, *ips])
     files = ", ".join(str(path) for path in written)
-    sys.stdout.write(f"wrote {files} for {names}, valid {args.days} days\n")
+    signer = "the CA kept there" if kept else "a new CA"
+    sys.stdout.write(f"wrote {files} for {names}, valid {args.days} days, signed by {signer}\n")
     return 0
 
 
