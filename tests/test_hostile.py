@@ -19,6 +19,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -989,10 +990,26 @@ def test_connections_reset_after_a_review_do_not_pile_up_in_memory(
     for _ in range(20):
         reset_after_one_review()
     before = resident_kib(server.process.pid)
-    for _ in range(200):
+    for _ in range(400):
         reset_after_one_review()
     time.sleep(0.5)
     grown = resident_kib(server.process.pid) - before
-    # Each connection's TLS layer holds a 256 KiB buffer: kept until the
-    # keep-alive time ran out, 200 resets would hold about 50 MiB.
-    assert grown < 10 * 1024, f"resident memory grew by {grown} KiB"
+    # A connection with its TLS layer costs about 60 KiB: kept until the
+    # keep-alive time ran out, 400 resets would hold about 24 MiB.
+    assert grown < 6 * 1024, f"resident memory grew by {grown} KiB"
+
+
+def test_idle_tls_connections_cost_little_memory_each(tmp_path: Path) -> None:
+    connections = 200
+    with running_server(tmp_path) as fresh:
+        context = client_context(fresh.ca_file)
+        before = resident_kib(fresh.process.pid)
+        sockets = [rawhttp.connect(fresh.port, context) for _ in range(connections)]
+        try:
+            time.sleep(0.5)
+            per_connection = (resident_kib(fresh.process.pid) - before) / connections
+        finally:
+            for sock in sockets:
+                sock.close()
+    # With asyncio's default 256 KiB read buffer a connection cost about 280 KiB.
+    assert per_connection < 100, f"{per_connection:.0f} KiB per idle connection"
