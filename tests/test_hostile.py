@@ -711,6 +711,27 @@ def test_a_connection_that_never_sends_a_request_is_closed_at_the_read_timeout(
     assert READ_TIMEOUT - 0.1 < elapsed < READ_TIMEOUT + ANSWER_WITHIN
 
 
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",
+        # The first bytes of a TLS record holding a ClientHello, and no more.
+        b"\x16\x03\x01\x02\x00\x01",
+    ],
+    ids=["nothing", "part of a client hello"],
+)
+def test_a_tls_handshake_that_never_completes_is_dropped_at_the_read_timeout(
+    server: RunningServer, sent: bytes
+) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(sent)
+        started = time.monotonic()
+        received = sock.recv(4096)
+        elapsed = time.monotonic() - started
+    assert received == b""
+    assert READ_TIMEOUT - 0.1 < elapsed < READ_TIMEOUT + ANSWER_WITHIN
+
+
 def test_an_idle_keep_alive_connection_outlives_the_read_timeout(
     server: RunningServer, context: ssl.SSLContext
 ) -> None:

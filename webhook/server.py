@@ -9,6 +9,7 @@ idle keep-alive connections, lets requests in flight finish (up to the grace
 period), and the process then exits 0.
 """
 
+import asyncio.constants
 import asyncio.sslproto
 import contextlib
 import functools
@@ -70,6 +71,11 @@ class WebhookConfig(uvicorn.Config):
 
     def load(self) -> None:
         asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER_BYTES
+        # asyncio waits 60 s for a TLS handshake and uvicorn does not change
+        # that; kube-apiserver's takes milliseconds. Bounded like the request
+        # head that follows it, a connection that never says hello is dropped
+        # within --read-timeout instead of holding its place for a minute.
+        asyncio.constants.SSL_HANDSHAKE_TIMEOUT = self.settings.read_timeout
         # The store is made here, not in __init__: this runs in the process
         # that serves, after the configuration was copied to it.
         self.certificates = CertificateStore(self.settings.cert_file, self.settings.key_file)

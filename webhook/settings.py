@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     """Largest review body accepted; larger ones get 413 before being read."""
 
     read_timeout: float = Field(default=10.0, gt=0)
-    """Seconds for receiving a request's head, then its body (shortened by ``?timeout=``)."""
+    """Seconds for a TLS handshake, a request head, then a body (``?timeout=`` may shorten it)."""
 
     keep_alive_timeout: int = Field(default=100, ge=1)
     """Seconds an idle connection stays open.
