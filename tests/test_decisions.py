@@ -221,6 +221,51 @@ def test_an_update_that_makes_two_condition_types_equal_is_denied() -> None:
     assert answer(review(new, "UPDATE", old=new, sub_resource="status"), "validate") == allowed()
 
 
+@pytest.mark.parametrize("endpoint", ["mutate", "validate"])
+def test_an_update_nested_as_deep_as_the_parser_allows_is_decided_like_a_shallow_one(
+    endpoint: Endpoint,
+) -> None:
+    obj, old = pool(), pool(targetPortNumber=9000)
+    obj["spec"]["x"] = old["spec"]["x"] = "NESTED"
+    text = json.dumps(review(obj, "UPDATE", old=old))
+    # Deeper than Python's recursion limit, within the parser's 1024 levels.
+    deep = text.replace('"NESTED"', '{"a":' * 1000 + "1" + "}" * 1000)
+    shallow = text.replace('"NESTED"', '{"a":1}')
+    answers = [
+        json.loads(encode(decide(parse_review(t.encode()), endpoint))) for t in (deep, shallow)
+    ]
+    assert answers[0] == answers[1]
+    assert answers[0]["response"]["allowed"] is True
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"a": [1, {"b": 1}], "c": "d"},
+        {"a": [1.0, {"b": True}], "c": "d"},
+        {"a": [1, {"b": True}]},
+        {"a": [1, {"b": True}, 2], "c": "d"},
+        {"a": [1, {"b": True}], "c": "e"},
+    ],
+)
+def test_ratcheting_tells_json_values_apart_by_type_and_content(changed: dict[str, Any]) -> None:
+    # A missing name is forgiven while the extensionRef holding it is unchanged.
+    old = pool(extensionRef={"kind": "Service", "x": {"a": [1, {"b": True}], "c": "d"}})
+    same = copy.deepcopy(old)
+    same["spec"]["extensionRef"]["x"] = {"c": "d", "a": [1, {"b": True}]}
+    same["spec"]["targetPortNumber"] = 9000
+    assert answer(review(same, "UPDATE", old=old), "validate")["response"]["allowed"] is True
+
+    new = copy.deepcopy(same)
+    new["spec"]["extensionRef"]["x"] = changed
+    causes = answer(review(new, "UPDATE", old=old), "validate")["response"]["status"]["details"][
+        "causes"
+    ]
+    assert [(c["field"], c["message"]) for c in causes] == [
+        ("spec.extensionRef.name", "Required value")
+    ]
+
+
 def test_a_required_field_missing_before_and_after_does_not_block_an_update() -> None:
     old = pool(extensionRef={"kind": "Service"})
     new = pool(extensionRef={"kind": "Service"}, targetPortNumber=9000)

@@ -6,11 +6,8 @@ is dropped; a value that is new or changed must pass every rule. This is what
 the API server's own CRD validation ratcheting does.
 """
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-import orjson
 
 from webhook.field import FieldError, Path
 
@@ -53,8 +50,7 @@ def _changed(subject: Path, new: Mapping[str, Any], old: Mapping[str, Any]) -> b
     before, after = _lookup(old, subject), _lookup(new, subject)
     if before is _ABSENT or after is _ABSENT:
         return before is not after
-    # Compared as JSON, so that true and 1, or 1 and 1.0, count as changed.
-    return _canonical(before) != _canonical(after)
+    return not _same_json(before, after)
 
 
 def _lookup(document: Any, path: Path) -> Any:
@@ -70,10 +66,25 @@ def _lookup(document: Any, path: Path) -> Any:
     return _ABSENT if node is None else node
 
 
-def _canonical(value: Any) -> bytes:
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:
-        # Integers past 64 bits, which orjson does not write; only a caller
-        # that decoded the object itself can hand them in.
-        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+def _same_json(a: Any, b: Any) -> bool:
+    """Whether two decoded values are the same JSON, so that true and 1, or 1 and 1.0, differ.
+
+    Walked with a stack rather than by recursion: an object may be nested as
+    deep as the request parser allows, past Python's recursion limit.
+    """
+    pending = [(a, b)]
+    while pending:
+        x, y = pending.pop()
+        if type(x) is not type(y):
+            return False
+        if isinstance(x, dict):
+            if x.keys() != y.keys():
+                return False
+            pending.extend((value, y[key]) for key, value in x.items())
+        elif isinstance(x, list):
+            if len(x) != len(y):
+                return False
+            pending.extend(zip(x, y, strict=True))
+        elif x != y:
+            return False
+    return True
