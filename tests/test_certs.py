@@ -29,6 +29,12 @@ def sans(cert: x509.Certificate) -> tuple[list[str], list[str]]:
     return dns, ips
 
 
+def pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
 def run_certs(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         webhook_command("certs", *args), capture_output=True, text=True, check=False
@@ -163,7 +169,10 @@ def test_a_kept_ca_signs_the_next_certificate_and_stays_the_same(tmp_path: Path)
     assert (tmp_path / "ca.crt").read_bytes() == first_ca
     assert ca.public_key() == ca_key.public_key()
     cert.verify_directly_issued_by(ca)
-    assert (cert.serial_number != first_cert.serial_number, key != first_key) == (True, True)
+    assert (cert.serial_number != first_cert.serial_number, pem(key) != pem(first_key)) == (
+        True,
+        True,
+    )
     assert sans(cert) == (["other.example"], [])
     assert result.stdout == (
         f"wrote {tmp_path}/ca.crt, {tmp_path}/tls.crt, {tmp_path}/tls.key, {tmp_path}/ca.key "
@@ -171,11 +180,17 @@ def test_a_kept_ca_signs_the_next_certificate_and_stays_the_same(tmp_path: Path)
     )
 
 
-def test_without_keep_ca_force_makes_a_new_ca_even_where_one_is_kept(tmp_path: Path) -> None:
+def test_without_keep_ca_force_makes_a_new_ca_and_drops_the_kept_key(tmp_path: Path) -> None:
     make_certs(tmp_path, "--keep-ca")
     first_ca = (tmp_path / "ca.crt").read_bytes()
     make_certs(tmp_path, "--force")
     assert (tmp_path / "ca.crt").read_bytes() != first_ca
+    ca, cert, _ = load(tmp_path)
+    cert.verify_directly_issued_by(ca)
+    # The old CA's key would not match the new ca.crt.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ca.crt", "tls.crt", "tls.key"]
+    # So a later --keep-ca run starts a new kept CA instead of failing.
+    make_certs(tmp_path, "--force", "--keep-ca")
     ca, cert, _ = load(tmp_path)
     cert.verify_directly_issued_by(ca)
 
@@ -225,7 +240,15 @@ def test_a_kept_ca_key_that_is_not_the_cas_is_refused(tmp_path: Path) -> None:
         ),
         (
             ["--service", "Web_Hook", "--namespace", "ns"],
-            "--service 'Web_Hook': expected a Service name (a lowercase DNS label)",
+            "--service 'Web_Hook': expected a Service name (a DNS label, first a letter)",
+        ),
+        (
+            ["--service", "1wh", "--namespace", "ns"],
+            "--service '1wh': expected a Service name (a DNS label, first a letter)",
+        ),
+        (
+            ["--dns", f"{'a' * 64}.svc"],
+            f"--dns '{'a' * 64}.svc': expected a lowercase DNS name such as wh.ns.svc",
         ),
         (
             ["--service", "wh", "--namespace", "a.b"],
@@ -269,3 +292,9 @@ def test_an_out_path_that_is_a_file_is_refused_without_a_traceback(tmp_path: Pat
         1,
         f"inferencepool-webhook certs: cannot write to {target}: [Errno 17] File exists: '{target}'\n",
     )
+
+
+def test_a_namespace_may_start_with_a_digit(tmp_path: Path) -> None:
+    make_certs(tmp_path, "--service", "wh", "--namespace", "1ns")
+    _, cert, _ = load(tmp_path)
+    assert sans(cert) == (["wh", "wh.1ns", "wh.1ns.svc", "wh.1ns.svc.cluster.local"], [])

@@ -257,6 +257,19 @@ def test_an_expired_replacement_is_refused_and_the_valid_pair_stays(tmp_path: Pa
     assert store.reload_failures == 1
 
 
+def test_two_passing_glitches_apart_are_not_two_strikes(tmp_path: Path) -> None:
+    write_pair(tmp_path, days=10)
+    store = CertificateStore(tmp_path / "tls.crt", tmp_path / "tls.key")
+    store.load()
+    key = (tmp_path / "tls.key").read_bytes()
+    for _ in range(2):
+        (tmp_path / "tls.key").unlink()
+        assert store.reload() is False
+        (tmp_path / "tls.key").write_bytes(key)
+        assert store.reload() is False
+    assert (store.reloads, store.reload_failures) == (0, 0)
+
+
 def test_a_check_between_the_certificate_and_the_key_of_a_rotation_is_no_failure(
     tmp_path: Path,
 ) -> None:

@@ -212,6 +212,10 @@ def write(bundle: Bundle, out: Path, *, force: bool = False) -> list[Path]:
     staged = [(_stage(out, name, data, mode), out / name) for name, (data, mode) in files.items()]
     for temporary, final in staged:
         temporary.replace(final)
+    if bundle.ca_key_pem is None:
+        # A key kept for an earlier CA is not the new CA's: left behind, it
+        # would be taken for the key of ca.crt.
+        (out / CA_KEY_FILE).unlink(missing_ok=True)
     return [final for _, final in staged]
 
 

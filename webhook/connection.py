@@ -66,9 +66,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
         # uvicorn stops its keep-alive timer only when the connection ended
         # cleanly; after a reset the timer would keep this protocol, and with
-        # it the TLS layer's 256 KiB buffer, alive for the whole keep-alive
+        # it the TLS layer and its buffers, alive for the whole keep-alive
         # time, so a client resetting connections in a loop could pile up
-        # gigabytes.
+        # memory without bound.
         self._unset_keepalive_if_required()
 
     def data_received(self, data: bytes) -> None:

@@ -33,10 +33,11 @@ logger = logging.getLogger(__name__)
 
 # asyncio gives every TLS connection a read buffer of this many bytes from the
 # moment it is accepted, before the handshake. Its default, 256 KiB, made each
-# connection cost about 280 KiB, so the connections a client can open at once
-# (up to --max-connections, and more mid-handshake) could exhaust a Pod's
-# memory. A TLS record carries at most 16 KiB, so 32 KiB loses nothing: each
-# connection costs about 60 KiB, and throughput is unchanged.
+# connection cost about 280 KiB, and the server accepts every connection it is
+# offered (--max-connections turns requests away, not connections), so a few
+# thousand open connections could exhaust a Pod's memory. A TLS record carries
+# at most 16 KiB, so 32 KiB loses nothing: each connection costs about 60 KiB,
+# and throughput is unchanged.
 TLS_READ_BUFFER_BYTES = 32 * 1024
 
 
@@ -57,6 +58,9 @@ class WebhookConfig(uvicorn.Config):
             workers=settings.workers,
             # httptools, with the request head bounded in time and size.
             http=BoundedHttpProtocol,
+            # The TLS buffer and handshake bounds below are asyncio's; pinned so
+            # that an installed uvloop cannot silently take their place.
+            loop="asyncio",
             lifespan="on",
             ssl_context_factory=_listener_context,
             log_config=logs.config(settings.log_format, settings.log_level),

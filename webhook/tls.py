@@ -105,6 +105,9 @@ class CertificateStore:
             self._unusable(str(exc).encode(), exc)
             return False
         if seen == self._seen:
+            # Back to the files already judged: whatever was seen between was
+            # a passing state, not the first of two strikes.
+            self._suspect = b""
             return False
 
         try:

@@ -20,7 +20,10 @@ from webhook.names import DNS_SUBDOMAIN
 MAX_DAYS = 36500
 
 _DNS_NAME = re.compile(DNS_SUBDOMAIN).fullmatch
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?").fullmatch
+# A namespace is an RFC 1123 label; a Service name an RFC 1035 one, which
+# starts with a letter.
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?").fullmatch
+_SERVICE = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?").fullmatch
 
 
 def register(commands: "argparse._SubParsersAction[Any]") -> None:
@@ -57,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         return _usage(f"--days {args.days}: expected 1 to {MAX_DAYS}")
     for flag, values, valid, expected in (
         ("--dns", args.dns, _is_dns_name, "a lowercase DNS name such as wh.ns.svc"),
-        ("--service", [args.service], _is_label, "a Service name (a lowercase DNS label)"),
-        ("--namespace", [args.namespace], _is_label, "a namespace (a lowercase DNS label)"),
+        ("--service", [args.service], _is_service, "a Service name (a DNS label, first a letter)"),
+        ("--namespace", [args.namespace], _is_namespace, "a namespace (a lowercase DNS label)"),
     ):
         for value in values:
             if value is not None and not valid(value):
@@ -101,11 +104,16 @@ def run(args: argparse.Namespace) -> int:
 def _is_dns_name(value: str) -> bool:
     # A wildcard may stand for the leftmost label only, as in any certificate.
     name = value.removeprefix("*.")
-    return len(value) <= 253 and _DNS_NAME(name) is not None
+    labels_fit = all(len(label) <= 63 for label in name.split("."))
+    return len(value) <= 253 and labels_fit and _DNS_NAME(name) is not None
 
 
-def _is_label(value: str) -> bool:
-    return len(value) <= 63 and _DNS_LABEL(value) is not None
+def _is_service(value: str) -> bool:
+    return len(value) <= 63 and _SERVICE(value) is not None
+
+
+def _is_namespace(value: str) -> bool:
+    return len(value) <= 63 and _NAMESPACE(value) is not None
 
 
 def _usage(message: str) -> int:
