@@ -7,6 +7,7 @@ import jsonpatch
 import pytest
 
 from tests.pools import PENDING_STATUS, body, condition, extension_ref, parent, pool, review
+from webhook.ratchet import unchanged
 from webhook.review import Endpoint, decide, encode, parse_review
 
 UID = "e911857d-c318-11e8-bbad-025000000001"
@@ -486,3 +487,24 @@ def test_the_patch_applies_to_the_exact_object_received() -> None:
         "failureMode": "FailClose",
     }
     assert patched["metadata"] == obj["metadata"]
+
+
+def nested(levels: int, leaf: Any) -> Any:
+    value = leaf
+    for _ in range(levels):
+        value = {"a": [value]}
+    return value
+
+
+@pytest.mark.parametrize("levels", [3, 600])
+@pytest.mark.parametrize(
+    ("leaf", "other", "same"),
+    [(1, 1, True), (1, True, False), (1, 1.0, False), ("1", 1, False), (1, 2, False)],
+)
+def test_a_part_is_unchanged_only_if_it_is_the_same_json_at_any_depth(
+    levels: int, leaf: Any, other: Any, same: bool
+) -> None:
+    # 600 levels is past what orjson writes, so the comparison walks instead.
+    old, new = pool(), pool()
+    old["spec"]["x"], new["spec"]["x"] = nested(levels, leaf), nested(levels, other)
+    assert unchanged(new, old, "spec") is same
