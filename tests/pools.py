@@ -15,6 +15,16 @@ PENDING_CONDITION: dict[str, Any] = {
     "lastTransitionTime": "1970-01-01T00:00:00Z",
 }
 
+# Label keys that must pass: the API reference's valid examples, and the key
+# SEMANTICS.md names as the one the printed pattern would wrongly refuse.
+VALID_LABEL_KEYS = [
+    "example",
+    "example.com",
+    "example.com/path",
+    "example.com/path.html",
+    "app.kubernetes.io/name",
+]
+
 # The status the webhook gives a pool that has none.
 PENDING_STATUS: dict[str, Any] = {
     "parent": [

@@ -23,6 +23,7 @@ import re2  # type: ignore[import-untyped]
 import yaml
 
 from tests.kustomize import MANIFESTS
+from tests.pools import PENDING_STATUS, VALID_LABEL_KEYS
 from webhook import review, schema
 from webhook.admission import AdmissionResponse
 
@@ -353,16 +354,7 @@ def test_the_webhook_alone_checks_selector_keys_which_a_crd_schema_cannot_constr
     assert (crd_accepts(pool), engine_fields(pool)) == (True, [field])
 
 
-@pytest.mark.parametrize(
-    "key",
-    [
-        "example",
-        "example.com",
-        "example.com/path",
-        "example.com/path.html",
-        "app.kubernetes.io/name",
-    ],
-)
+@pytest.mark.parametrize("key", VALID_LABEL_KEYS)
 def test_selector_keys_of_the_api_reference_pass_both(key: str) -> None:
     pool = with_spec(selector={key: "v"})
     assert (crd_accepts(pool), engine_fields(pool)) == (True, [])
@@ -578,26 +570,7 @@ def test_every_default_fits_the_schema_it_is_the_default_of() -> None:
 
 
 def test_an_absent_status_defaults_to_one_pending_parent() -> None:
-    assert SCHEMA["properties"]["status"]["default"] == {
-        "parent": [
-            {
-                "parentRef": {
-                    "group": "gateway.networking.k8s.io",
-                    "kind": "Status",
-                    "name": "default",
-                },
-                "conditions": [
-                    {
-                        "type": "Accepted",
-                        "status": "Unknown",
-                        "reason": "Pending",
-                        "message": "Waiting for controller",
-                        "lastTransitionTime": "1970-01-01T00:00:00Z",
-                    }
-                ],
-            }
-        ]
-    }
+    assert SCHEMA["properties"]["status"]["default"] == PENDING_STATUS
 
 
 def test_the_validator_here_reads_patterns_as_the_api_server_does() -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.pools import PENDING_STATUS
 from tests.support import rawhttp
 from tests.support.server import (
     APISERVER_HEADERS,
@@ -54,26 +55,7 @@ DEFAULTS: list[Any] = [
     {
         "op": "add",
         "path": "/status",
-        "value": {
-            "parent": [
-                {
-                    "parentRef": {
-                        "group": "gateway.networking.k8s.io",
-                        "kind": "Status",
-                        "name": "default",
-                    },
-                    "conditions": [
-                        {
-                            "type": "Accepted",
-                            "status": "Unknown",
-                            "reason": "Pending",
-                            "message": "Waiting for controller",
-                            "lastTransitionTime": "1970-01-01T00:00:00Z",
-                        }
-                    ],
-                }
-            ]
-        },
+        "value": PENDING_STATUS,
     },
 ]
 

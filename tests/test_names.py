@@ -1,5 +1,6 @@
 import pytest
 
+from tests.pools import VALID_LABEL_KEYS
 from webhook.names import is_rfc3339, qualified_name_problems
 
 NAME_RULE = (
@@ -17,11 +18,7 @@ PREFIX_RULE = (
 @pytest.mark.parametrize(
     "key",
     [
-        "example",
-        "example.com",
-        "example.com/path",
-        "example.com/path.html",
-        "app.kubernetes.io/name",
+        *VALID_LABEL_KEYS,
         "a",
         "A_b-c.D",
         "x" * 63,

@@ -8,28 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.pools import PENDING_STATUS
 from tests.support.server import REPO, SAMPLES, RunningServer, post_review, running_server
 
-PENDING_STATUS = {
-    "parent": [
-        {
-            "parentRef": {
-                "group": "gateway.networking.k8s.io",
-                "kind": "Status",
-                "name": "default",
-            },
-            "conditions": [
-                {
-                    "type": "Accepted",
-                    "status": "Unknown",
-                    "reason": "Pending",
-                    "message": "Waiting for controller",
-                    "lastTransitionTime": "1970-01-01T00:00:00Z",
-                }
-            ],
-        }
-    ]
-}
 SELECTOR_KEY_MESSAGE = (
     "Invalid value: \"example~\": name part must consist of alphanumeric characters, '-', '_' "
     "or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or "

@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from tests.pools import condition, extension_ref, parent, pool
+from tests.pools import VALID_LABEL_KEYS, condition, extension_ref, parent, pool
 from webhook.validation import validate_pool, validate_spec, validate_status
 
 KIND_RULE = (
@@ -194,11 +194,7 @@ def test_failure_mode_is_one_of_two_exact_values(mode: str, expected: list[str])
 @pytest.mark.parametrize(
     "key",
     [
-        "example",
-        "example.com",
-        "example.com/path",
-        "example.com/path.html",
-        "app.kubernetes.io/name",
+        *VALID_LABEL_KEYS,
         "k" * 63,
         "p" * 189 + "/" + "n" * 63,
     ],
